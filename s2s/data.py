@@ -1,0 +1,152 @@
+"""Synthetic word-doubling data, generated on the fly in id space, with a length curriculum."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import torch
+
+from .tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
+
+# Length buckets for reporting (1-5, 6-10, ..., 21-26); 27-52 words go through chunking.
+LENGTH_BUCKETS = [(1, 5), (6, 10), (11, 15), (16, 20), (21, 26), (27, 52)]
+
+
+def build_vocabulary(size: int, capitalised: int = 300) -> list[str]:
+    """The most frequent English words (wordfreq, offline), plus the capitalised forms of the
+    `capitalised` commonest ("I", "The", "My") that begin sentences. Training time only."""
+    from wordfreq import top_n_list  # a training-time dependency: the vocabulary ships in tokenizer.json
+
+    frequent = [w for w in top_n_list("en", size * 2) if w.split() == [w] and not w.startswith("<")]
+    capitals = [w[0].upper() + w[1:] for w in frequent[:capitalised]]
+    words = list(dict.fromkeys(capitals + frequent))  # unique, in order
+    return words[:size]
+
+
+def doubling(ids: list[int]) -> list[int]:
+    """[a, b] -> [a, a, b, b, <eos>]: the target the decoder must emit."""
+    return [i for i in ids for _ in (0, 1)] + [EOS_ID]
+
+
+@dataclass
+class TrainingBatch:
+    src: torch.Tensor  # (B, T)
+    lengths: torch.Tensor  # (B,)
+    tgt_in: torch.Tensor  # (B, 2T+1): <sos> + target without its last token
+    tgt_out: torch.Tensor  # (B, 2T+1): doubled source + <eos>, PAD after
+
+
+def collate(sources: list[list[int]]) -> TrainingBatch:
+    """Pad id sequences and their doublings on the right."""
+    lengths = torch.tensor([len(s) for s in sources])
+    src = torch.full((len(sources), int(lengths.max())), PAD_ID, dtype=torch.long)
+    tgt_out = torch.full((len(sources), 2 * src.size(1) + 1), PAD_ID, dtype=torch.long)
+    tgt_in = tgt_out.clone()
+    for row, ids in enumerate(sources):
+        target = doubling(ids)
+        src[row, : len(ids)] = torch.tensor(ids)
+        tgt_out[row, : len(target)] = torch.tensor(target)
+        tgt_in[row, : len(target)] = torch.tensor([SOS_ID] + target[:-1])
+    return TrainingBatch(src, lengths, tgt_in, tgt_out)
+
+
+class SentenceSampler:
+    """Random sentences as ids, the way the tokenizer would encode them.
+
+    Words are drawn uniformly from the vocabulary half of the time (so every embedding
+    is trained) and by a Zipf-like rank law otherwise (so common words repeat, as in
+    English). About one word in five is outside the vocabulary: it takes the next slot
+    in order of first appearance, and sometimes repeats an earlier unknown word.
+    """
+
+    def __init__(self, tokenizer: WordTokenizer, seed: int, oov_rate: float = 0.2):
+        self.rng = random.Random(seed)
+        self.first_word_id = tokenizer.first_word_id
+        self.vocab_size = tokenizer.vocab_size
+        self.num_slots = tokenizer.num_slots
+        self.oov_rate = oov_rate
+        n_words = self.vocab_size - self.first_word_id
+        self.zipf_weights = [1.0 / (rank + 10) for rank in range(n_words)]
+        self.word_ids = list(range(self.first_word_id, self.vocab_size))
+
+    def sentence(self, length: int) -> list[int]:
+        rng = self.rng
+        if rng.random() < 0.5:
+            words = [rng.randrange(self.first_word_id, self.vocab_size) for _ in range(length)]
+        else:
+            words = rng.choices(self.word_ids, weights=self.zipf_weights, k=length)
+        ids, slots_used = [], 0
+        for word in words:
+            if rng.random() < self.oov_rate:
+                if slots_used and (slots_used == self.num_slots or rng.random() < 0.25):
+                    word = FIRST_SLOT_ID + rng.randrange(slots_used)  # an unknown word seen before
+                else:
+                    word = FIRST_SLOT_ID + slots_used
+                    slots_used += 1
+            ids.append(word)
+        return ids
+
+    def batch(self, lengths: list[int]) -> TrainingBatch:
+        return collate([self.sentence(n) for n in lengths])
+
+
+class Curriculum:
+    """Combined curriculum (Zaremba & Sutskever 2014): most batches near the current length
+    level, some uniform over all lengths so that short sentences are not forgotten.
+    Each batch draws its rows from one narrow length bucket to waste little padding."""
+
+    def __init__(self, max_len: int, start_level: int, step: int = 2, uniform_share: float = 0.2):
+        self.max_len = max_len
+        self.level = min(start_level, max_len)
+        self.step = step
+        self.uniform_share = uniform_share
+
+    def raise_level(self) -> None:
+        self.level = min(self.level + self.step, self.max_len)
+
+    def lengths(self, rng: random.Random, batch_size: int) -> list[int]:
+        if rng.random() < self.uniform_share:
+            top = rng.randint(1, self.max_len)
+        else:
+            top = rng.randint(max(1, self.level - 4), self.level)
+        return [rng.randint(max(1, top - 3), top) for _ in range(batch_size)]
+
+
+# --- text sentences, for evaluation through the whole pipeline ---
+
+_EMOJI = ["🙂", "🚀", "🔥", "🎉", "👍", "🐍", "❤️", "🤖", "🌍", "☕"]
+_SCRIPTS = ["абвгдежзиклмнопрст", "αβγδεζηθικλμνξπρσ", "अआइईउऊएऐओकखगघचछज", "日本語中文字漢明月山川", "ابتثجحخدذرزسش"]
+
+
+def random_unknown_word(rng: random.Random) -> str:
+    """A word a vocabulary of English words would not have: a name, a number, an emoji, another script, punctuation."""
+    kind = rng.randrange(6)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if kind == 0:  # a name
+        return rng.choice(letters).upper() + "".join(rng.choices(letters, k=rng.randint(2, 8)))
+    if kind == 1:  # a number
+        return str(rng.randint(10, 10**rng.randint(2, 7)))
+    if kind == 2:
+        return "".join(rng.choices(_EMOJI, k=rng.randint(1, 2)))
+    if kind == 3:  # a word in another script
+        return "".join(rng.choices(rng.choice(_SCRIPTS), k=rng.randint(1, 6)))
+    if kind == 4:  # an acronym
+        return "".join(rng.choices(letters.upper(), k=rng.randint(2, 5)))
+    return "".join(rng.choices(letters, k=rng.randint(2, 7))) + rng.choice(".,!?;:")
+
+
+def random_text_sentence(rng: random.Random, tokenizer: WordTokenizer, length: int, oov_rate: float = 0.2) -> str:
+    """A sentence of `length` words: vocabulary words with some unknown ones (sometimes repeated)."""
+    words, unknown = [], []
+    for _ in range(length):
+        if rng.random() < oov_rate:
+            if unknown and rng.random() < 0.25:
+                words.append(rng.choice(unknown))
+            else:
+                word = random_unknown_word(rng)
+                unknown.append(word)
+                words.append(word)
+        else:
+            words.append(rng.choice(tokenizer.words))
+    return " ".join(words)

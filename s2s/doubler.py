@@ -1,0 +1,161 @@
+"""WordDoubler: the high-level API, text in, per-step results out."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from . import hub
+from .limits import DEFAULT_TOP_K, check_request
+from .model import Generation, Seq2Seq
+from .tokenizer import EOS, EOS_ID, WordTokenizer
+
+
+@dataclass
+class Step:
+    """One decoder step: the word it emitted, that word's probability, and its best k candidates."""
+
+    token: str
+    prob: float
+    top_k: list[tuple[str, float]]
+    chunk: int = 0  # which chunk of a long sentence this step belongs to
+
+
+@dataclass
+class DoubleResult:
+    input: str
+    output: str
+    steps: list[Step] = field(default_factory=list)
+    chunks: int = 1
+
+    @property
+    def expected(self) -> str:
+        """The exact doubling of the input."""
+        return " ".join(w for w in self.input.split() for _ in (0, 1))
+
+    @property
+    def is_exact(self) -> bool:
+        return self.output == self.expected
+
+    @property
+    def min_prob(self) -> float:
+        return min((s.prob for s in self.steps), default=1.0)
+
+    def to_dict(self) -> dict:
+        """JSON-ready; the same shape the /double API returns."""
+        return {
+            "input": self.input,
+            "output": self.output,
+            "is_exact": self.is_exact,
+            "min_prob": self.min_prob,
+            "chunks": self.chunks,
+            "steps": [
+                {"token": s.token, "prob": s.prob, "top_k": [[w, p] for w, p in s.top_k], "chunk": s.chunk}
+                for s in self.steps
+            ],
+        }
+
+
+def split_into_chunks(words: list[str], max_len: int) -> list[list[str]]:
+    """Split words into the fewest chunks of at most max_len, as even as possible (shorter is easier)."""
+    count = max(1, math.ceil(len(words) / max_len))
+    size, extra = divmod(len(words), count)
+    chunks, start = [], 0
+    for i in range(count):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(words[start:end])
+        start = end
+    return chunks
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class WordDoubler:
+    """Doubles every word of each sentence with a batched GRU encoder-decoder.
+
+    All sentences of a call (and all chunks of long sentences) run as one padded batch.
+    """
+
+    def __init__(self, model: Seq2Seq, tokenizer: WordTokenizer, device=None, source: str = ""):
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.source = source
+
+    @classmethod
+    def from_pretrained(cls, source: str | os.PathLike = "weights", revision: str | None = None, device=None) -> "WordDoubler":
+        """Load from a local directory or a Hub repo id ("owner/name", optional revision)."""
+        found = hub.resolve(source, revision)
+        model = Seq2Seq.from_pretrained(found.path)
+        tokenizer = WordTokenizer.load(found.path / "tokenizer.json")
+        if tokenizer.vocab_size != model.config.vocab_size:
+            raise ValueError(f"tokenizer has {tokenizer.vocab_size} ids but the model {model.config.vocab_size}")
+        return cls(model, tokenizer, device=device, source=found.description)
+
+    @property
+    def max_src_len(self) -> int:
+        return self.model.config.max_src_len
+
+    def double(self, sentences: list[str] | str, top_k: int = DEFAULT_TOP_K) -> list[DoubleResult]:
+        """Double each sentence; raises ValueError (with a message for people) on bad input."""
+        if isinstance(sentences, str):
+            sentences = [sentences]
+        sentences = list(sentences)
+        check_request(sentences, top_k)
+        # Every chunk of every sentence becomes one row of the same batch.
+        rows, owner = [], []
+        for index, sentence in enumerate(sentences):
+            for chunk in split_into_chunks(sentence.split(), self.max_src_len):
+                rows.append(" ".join(chunk))
+                owner.append(index)
+        batch = self.tokenizer.encode_batch(rows)
+        generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k)
+        row_results = self._decode_rows(generation, batch.slots)
+        results = [DoubleResult(input=" ".join(s.split()), output="", chunks=0) for s in sentences]
+        for index, (words, steps) in zip(owner, row_results):
+            result = results[index]
+            for step in steps:
+                step.chunk = result.chunks
+            result.output = f"{result.output} {words}".strip()
+            result.steps.extend(steps)
+            result.chunks += 1
+        return results
+
+    def _decode_rows(self, generation: Generation, slots: list[list[str]]) -> list[tuple[str, list[Step]]]:
+        tokens = generation.tokens.cpu().tolist()
+        probs = generation.probs.cpu().tolist()
+        top_ids = generation.top_ids.cpu().tolist()
+        top_probs = generation.top_probs.cpu().tolist()
+        rows = []
+        for row, row_slots in enumerate(slots):
+            n = int(generation.num_steps[row])
+            steps = [
+                Step(
+                    token=self._word(tokens[row][s], row_slots),
+                    prob=probs[row][s],
+                    top_k=[(self._word(i, row_slots), p) for i, p in zip(top_ids[row][s], top_probs[row][s])],
+                )
+                for s in range(n)
+            ]
+            rows.append((self.tokenizer.decode(tokens[row][:n], row_slots), steps))
+        return rows
+
+    def _word(self, token_id: int, slots: list[str]) -> str:
+        return EOS if token_id == EOS_ID else self.tokenizer.token(token_id, slots)
+
+    def describe(self) -> dict:
+        """What is serving: for a page footer or a log line."""
+        config = self.model.config
+        return {
+            "source": self.source,
+            "device": str(self.device),
+            "parameters": self.model.num_parameters(),
+            "vocabulary_words": len(self.tokenizer.words),
+            "max_src_len": config.max_src_len,
+            "config": asdict(config),
+        }

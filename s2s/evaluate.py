@@ -1,0 +1,117 @@
+"""`python -m s2s.evaluate`: exact match and token accuracy by length, natively and through WordDoubler."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+
+import torch
+
+from .data import LENGTH_BUCKETS, collate, doubling, random_text_sentence
+
+REAL_SENTENCES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_sentences.txt"
+
+
+@torch.no_grad()
+def native_exact_match(model, sources: list[list[int]], device="cpu", batch_size: int = 512) -> dict[int, float]:
+    """Greedy-decode id sentences in one row each (no chunking): exact match per source length."""
+    hits: dict[int, list[int]] = {}
+    for start in range(0, len(sources), batch_size):
+        chunk = sources[start : start + batch_size]
+        batch = collate(chunk)
+        generation = model.generate(batch.src.to(device), batch.lengths, top_k=1)
+        tokens = generation.tokens.cpu().tolist()
+        for ids, out, steps in zip(chunk, tokens, generation.num_steps.tolist()):
+            hits.setdefault(len(ids), []).append(int(out[:steps] == doubling(ids)))
+    return {n: sum(h) / len(h) for n, h in sorted(hits.items())}
+
+
+def native_length(by_length: dict[int, float], threshold: float = 0.99, window: int = 4) -> int:
+    """Longest L such that every window of `window` consecutive lengths up to L averages >= threshold."""
+    native = 0
+    lengths = sorted(by_length)
+    for n in lengths:
+        recent = [by_length[m] for m in lengths if n - window < m <= n]
+        if sum(recent) / len(recent) < threshold or by_length[n] < threshold - 0.05:
+            break
+        native = n
+    return native
+
+
+def bucket_of(n: int) -> str:
+    for lo, hi in LENGTH_BUCKETS:
+        if lo <= n <= hi:
+            return f"{lo}-{hi}"
+    return f">{LENGTH_BUCKETS[-1][1]}"
+
+
+def score(pairs: list[tuple[str, str]]) -> dict:
+    """pairs of (input, output) -> exact match and token accuracy, overall and per length bucket."""
+    buckets: dict[str, dict] = {}
+    for sentence, output in pairs:
+        words, expected, got = sentence.split(), doubling_text(sentence).split(), output.split()
+        b = buckets.setdefault(bucket_of(len(words)), {"n": 0, "exact": 0, "tokens": 0, "right": 0})
+        b["n"] += 1
+        b["exact"] += int(got == expected)
+        b["tokens"] += len(expected)
+        b["right"] += sum(e == g for e, g in zip(expected, got))
+    table = {
+        name: {"n": b["n"], "exact_match": b["exact"] / b["n"], "token_accuracy": b["right"] / b["tokens"]}
+        for name, b in sorted(buckets.items(), key=lambda kv: int(kv[0].lstrip(">").split("-")[0]))
+    }
+    total = {k: sum(b[k] for b in buckets.values()) for k in ("n", "exact", "tokens", "right")}
+    overall = {"n": total["n"], "exact_match": total["exact"] / max(total["n"], 1),
+               "token_accuracy": total["right"] / max(total["tokens"], 1)}
+    return {"overall": overall, "buckets": table}
+
+
+def doubling_text(sentence: str) -> str:
+    return " ".join(w for w in sentence.split() for _ in (0, 1))
+
+
+def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
+    """Through WordDoubler.double (chunking included) on fresh random sentences and the real-sentence file."""
+    rng = random.Random(seed)
+    sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(min_len, max_len)) for _ in range(n)]
+    results = doubler.double(sentences, top_k=1)
+    report = {"random": score([(r.input, r.output) for r in results])}
+    if REAL_SENTENCES.exists():
+        real = [line for line in REAL_SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
+        real_results = doubler.double(real, top_k=1)
+        report["real"] = score([(r.input, r.output) for r in real_results])
+        report["real"]["wrong"] = [r.input for r in real_results if r.output != doubling_text(r.input)]
+    # Natively: the same kind of sentences, only as long as the model doubles in one row.
+    native_max = doubler.model.config.max_src_len
+    native_sources = [doubler.tokenizer.encode(random_text_sentence(rng, doubler.tokenizer, rng.randint(1, native_max)))[0] for _ in range(n)]
+    by_length = native_exact_match(doubler.model, native_sources, device=doubler.device)
+    report["native"] = {"max_src_len": native_max, "exact_match_by_length": by_length}
+    return report
+
+
+def main(argv=None) -> None:
+    from .doubler import WordDoubler
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="weights", help="local directory or Hub repo id")
+    p.add_argument("--n", type=int, default=2000, help="fresh random sentences")
+    p.add_argument("--min-len", type=int, default=1, help="shortest sentence, words")
+    p.add_argument("--max-len", type=int, default=26, help="longest sentence, words (longer ones are chunked)")
+    p.add_argument("--seed", type=int, default=2026, help="seed of the fresh sentences")
+    p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
+    p.add_argument("--write-card", action="store_true", help="put the results into the model card (local --model only)")
+    args = p.parse_args(argv)
+    doubler = WordDoubler.from_pretrained(args.model, device=args.device)
+    report = evaluate(doubler, args.n, args.min_len, args.max_len, args.seed)
+    report["command"] = "python -m s2s.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
+    print(json.dumps(report, indent=1))
+    if args.write_card:
+        from .model_card import write_evaluation
+
+        write_evaluation(Path(args.model), report)
+
+
+if __name__ == "__main__":
+    main()

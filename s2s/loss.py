@@ -1,0 +1,28 @@
+"""Masked negative log-likelihood: padding positions neither count nor dilute the mean."""
+
+from __future__ import annotations
+
+import torch
+
+
+def masked_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Sum of NLL over target positions that are not `pad_id`, divided by their count.
+
+    log_probs: (B, S, V); target: (B, S). Only `target == pad_id` is masked: other
+    special ids (<eos> above all) are real targets the model must learn.
+    """
+    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, S)
+    mask = target != pad_id
+    return (nll * mask).sum() / mask.sum().clamp(min=1)
+
+
+def per_sentence_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Mean NLL of each row over its own non-pad targets: (B,)."""
+    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    mask = target != pad_id
+    return (nll * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def unmasked_nll(log_probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean that counts <pad> targets too: what a tutorial without a mask would minimise."""
+    return -log_probs.gather(-1, target.unsqueeze(-1)).mean()

@@ -1,0 +1,109 @@
+"""The model card (weights/README.md): Hub YAML metadata, how the model was made, how well it doubles."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
+
+
+def write_model_card(out: Path, config, num_parameters: int, vocabulary_words: int, training: dict) -> None:
+    """Write README.md for a freshly exported model, keeping any evaluation section already there."""
+    path = Path(out) / "README.md"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    evaluation = _section(old) or f"{EVAL_START}\nNot evaluated yet: run `python -m s2s.evaluate --model {out} --write-card`.\n{EVAL_END}"
+    hours = training["seconds"] / 3600
+    native = ", ".join(f"{n}: {acc:.3f}" for n, acc in training["native_by_length"].items())
+    commands = "\n".join(training["commands"])
+    card = f"""---
+license: mit
+library_name: pytorch
+tags:
+- seq2seq
+- gru
+- word-doubling
+- pytorch_model_hub_mixin
+pipeline_tag: text2text-generation
+---
+
+# Word Doubler GRU
+
+A GRU encoder-decoder without attention that doubles every word of a sentence:
+`I love CUDA` -> `I I love love CUDA CUDA`. Made for the Word Doubler demo, a lesson in
+batching sequence-to-sequence models (padding, packing, masked loss, batch invariance).
+
+## Architecture
+
+| | |
+|---|---|
+| parameters | {num_parameters:,} |
+| vocabulary | {vocabulary_words:,} English words + {config.vocab_size - vocabulary_words - 3} slot tokens + `<pad>` `<sos>` `<eos>` |
+| embedding | {config.embed_size}, shared by encoder input, decoder input and output layer |
+| GRU | {config.num_layers} layer(s) x {config.hidden_size} units, encoder and decoder |
+| native length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks |
+| source order | {"reversed" if config.reverse_source else "as written"} |
+| storage | `model.safetensors` in float16, upcast to float32 at load; `config.json`; `tokenizer.json` |
+
+Words outside the vocabulary (names, numbers, emoji, other scripts) take slot tokens `<w0>`, `<w1>`, ...
+in order of first appearance, and decoding puts the original word back, so any word is doubled.
+
+## Training
+
+Trained by the project's own code (`s2s/train.py`) on synthetic sentences generated on the fly,
+with a combined length curriculum:
+
+```
+{commands}
+```
+
+- steps: {training["steps"]:,}; wall time: {hours:.2f} h on {training["machine"]}
+- held-out exact match by length during training (native, no chunking): {native}
+
+## Evaluation
+
+{evaluation}
+
+## Limits
+
+- Sentences longer than {config.max_src_len} words are doubled in chunks of at most that many words.
+- A sentence (chunk) may hold at most {config.vocab_size - vocabulary_words - 3} distinct unknown words.
+- No attention: everything the decoder knows is one {config.hidden_size}-unit vector per sentence.
+
+## Config
+
+```json
+{json.dumps(asdict(config), indent=1)}
+```
+"""
+    path.write_text(card, encoding="utf-8")
+
+
+def _section(card: str) -> str | None:
+    match = re.search(re.escape(EVAL_START) + ".*?" + re.escape(EVAL_END), card, flags=re.S)
+    return match.group(0) if match else None
+
+
+def write_evaluation(out: Path, report: dict) -> None:
+    """Replace the card's evaluation section with an `s2s.evaluate` report."""
+    path = Path(out) / "README.md"
+    rows = ["| sentences | length bucket | n | exact match | token accuracy |", "|---|---|---|---|---|"]
+    for name in ("random", "real"):
+        if name not in report:
+            continue
+        part = report[name]
+        for bucket, r in part["buckets"].items():
+            rows.append(f"| {name} | {bucket} | {r['n']} | {r['exact_match']:.4f} | {r['token_accuracy']:.4f} |")
+        o = part["overall"]
+        rows.append(f"| {name} | **all** | {o['n']} | **{o['exact_match']:.4f}** | {o['token_accuracy']:.4f} |")
+    native = report["native"]
+    native_line = ", ".join(f"{n}: {a:.3f}" for n, a in native["exact_match_by_length"].items())
+    section = (
+        f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), greedy decoding, measured by\n"
+        f"`{report['command']}`:\n\n" + "\n".join(rows) +
+        f"\n\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
+    )
+    card = path.read_text(encoding="utf-8")
+    path.write_text(card.replace(_section(card), section) if _section(card) else card + "\n" + section, encoding="utf-8")

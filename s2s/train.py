@@ -1,0 +1,266 @@
+"""`python -m s2s.train`: train the word doubler with a length curriculum, keep the best, export weights/.
+
+Runs unchanged on one CPU, one GPU, or several processes under
+`torchrun --nproc_per_node=N -m s2s.train ...` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from .data import Curriculum, SentenceSampler, build_vocabulary
+from .evaluate import native_exact_match, native_length
+from .loss import masked_nll
+from .model import Seq2Seq, Seq2SeqConfig
+from .tokenizer import PAD_ID, WordTokenizer
+from .model_card import write_model_card
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default="weights", help="directory the best model is exported to")
+    p.add_argument("--run-dir", default="runs/doubler", help="checkpoint, learning-curve log and plot go here")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --run-dir")
+    p.add_argument("--vocab-size", type=int, default=5000, help="number of English words in the vocabulary")
+    p.add_argument("--max-len", type=int, default=26, help="longest sentence (words) the curriculum reaches")
+    p.add_argument("--embed-size", type=int, default=128, help="embedding size, tied to the output layer")
+    p.add_argument("--hidden-size", type=int, default=512, help="GRU hidden size: the sentence's one vector")
+    p.add_argument("--num-layers", type=int, default=1, help="GRU layers in encoder and decoder")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout on decoder inputs (synthetic data cannot be memorised)")
+    p.add_argument("--batch-size", type=int, default=256, help="sentences per step (per process)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
+    p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
+    p.add_argument("--steps", type=int, default=40000, help="total steps; the LR decays over the last 20%%")
+    p.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this long; 0 = no limit")
+    p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clip: GRU gradients can explode on long sentences")
+    p.add_argument("--start-level", type=int, default=4, help="curriculum's first length level")
+    p.add_argument("--level-step", type=int, default=2, help="words added to the level each time it is passed")
+    p.add_argument("--level-threshold", type=float, default=0.95, help="exact match at the level that raises it")
+    p.add_argument("--eval-every", type=int, default=250, help="steps between evaluations and checkpoints")
+    p.add_argument("--eval-per-length", type=int, default=64, help="held-out sentences per length 1..max-len")
+    p.add_argument("--seed", type=int, default=1234, help="seed for weights and data")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    return p.parse_args(argv)
+
+
+def learning_rate(step: int, args) -> float:
+    """Warm-up, constant, then cosine decay to 10% over the last fifth of the steps."""
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    decay_start = int(0.8 * args.steps)
+    if step < decay_start:
+        return args.lr
+    progress = min(1.0, (step - decay_start) / max(1, args.steps - decay_start))
+    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def machine_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+# --- checkpoints: safetensors for tensors, JSON for the rest (never pickle) ---
+
+
+def save_checkpoint(run_dir: Path, model, optimizer, state: dict) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt_state = optimizer.state_dict()
+    for index, param_state in opt_state["state"].items():
+        for name, value in param_state.items():
+            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tmp = run_dir / "checkpoint.safetensors.tmp"
+    save_file(tensors, tmp)
+    os.replace(tmp, run_dir / "checkpoint.safetensors")  # never leave a half-written checkpoint
+    (run_dir / "checkpoint.json").write_text(json.dumps(state, indent=1))
+
+
+def load_checkpoint(run_dir: Path, model, optimizer) -> dict:
+    tensors = load_file(run_dir / "checkpoint.safetensors")
+    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    opt_state = optimizer.state_dict()
+    opt_state["state"] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            opt_state["state"].setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict(opt_state)
+    return json.loads((run_dir / "checkpoint.json").read_text())
+
+
+def plot_curve(log_path: Path, png_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    steps = [r["step"] for r in rows]
+    ax_loss.plot(steps, [r["train_loss"] for r in rows])
+    ax_loss.set(xlabel="step", ylabel="masked NLL", yscale="log", title="training loss")
+    ax_acc.plot(steps, [r["exact_all"] for r in rows], label="exact match, 1..max len")
+    ax_acc.plot(steps, [r["exact_level"] for r in rows], label="exact match, 1..level")
+    ax_acc.plot(steps, [r["level"] / max(r["max_len"], 1) for r in rows], "--", label="level / max len")
+    ax_acc.set(xlabel="step", ylim=(0, 1.01), title="held-out (native, no chunking)")
+    ax_acc.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
+    rank, world = 0, 1
+    if distributed:
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    is_main = rank == 0
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(args.seed)  # identical initial weights on every rank
+    tokenizer = WordTokenizer(build_vocabulary(args.vocab_size), num_slots=args.max_len)
+    config = Seq2SeqConfig(
+        vocab_size=tokenizer.vocab_size,
+        embed_size=args.embed_size,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        dropout=args.dropout,
+        max_src_len=args.max_len,
+    )
+    model = Seq2Seq(config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    state = {"step": 0, "level": args.start_level, "best": None, "seconds": 0.0, "commands": []}
+    if args.resume and (run_dir / "checkpoint.safetensors").exists():
+        state = load_checkpoint(run_dir, model, optimizer)
+        if is_main:
+            print(f"resumed from {run_dir} at step {state['step']}, level {state['level']}", file=sys.stderr)
+    state["commands"].append(" ".join(["python -m s2s.train"] + (sys.argv[1:] if argv is None else list(argv))))
+    curriculum = Curriculum(args.max_len, state["level"], step=args.level_step)
+    # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
+    rng = random.Random(args.seed * 1_000_003 + rank * 7919 + state["step"])
+    sampler = SentenceSampler(tokenizer, seed=rng.randrange(2**31))
+    eval_sampler = SentenceSampler(tokenizer, seed=args.seed + 99_991)  # the fixed held-out set
+    eval_sources = [eval_sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.eval_per_length)]
+    trainer = DistributedDataParallel(model) if distributed else model
+
+    log_path = run_dir / "log.jsonl"
+    started = time.time()
+    seconds_before = state["seconds"]
+    bar = tqdm(total=args.steps, initial=state["step"], disable=not is_main, dynamic_ncols=True)
+    running_loss = None
+    while state["step"] < args.steps:
+        step = state["step"]
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args)
+        model.train()
+        batch = sampler.batch(curriculum.lengths(rng, args.batch_size))
+        log_probs = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))  # (B, S, V)
+        target = batch.tgt_out.to(device)
+        loss = masked_nll(log_probs, target, PAD_ID)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        optimizer.step()
+        state["step"] = step + 1
+        with torch.no_grad():
+            mask = target != PAD_ID
+            token_acc = ((log_probs.argmax(-1) == target) & mask).sum().item() / mask.sum().item()
+        running_loss = loss.item() if running_loss is None else 0.98 * running_loss + 0.02 * loss.item()
+        bar.update(1)
+        bar.set_postfix(loss=f"{running_loss:.4f}", tok_acc=f"{token_acc:.4f}", level=curriculum.level)
+
+        out_of_time = args.max_minutes and (time.time() - started) > 60 * args.max_minutes
+        if state["step"] % args.eval_every == 0 or state["step"] == args.steps or out_of_time:
+            level = torch.tensor([curriculum.level])
+            if is_main:
+                model.eval()
+                by_length = native_exact_match(model, eval_sources, device=device)
+                native = native_length(by_length)
+                level_sources = sum(args.eval_per_length for n in by_length if n <= curriculum.level)
+                exact_level = sum(by_length[n] * args.eval_per_length for n in by_length if n <= curriculum.level) / level_sources
+                exact_all = sum(by_length.values()) / len(by_length)
+                state["seconds"] = seconds_before + time.time() - started
+                row = {
+                    "step": state["step"], "seconds": round(state["seconds"], 1), "train_loss": running_loss,
+                    "token_acc": token_acc, "level": curriculum.level, "max_len": args.max_len,
+                    "exact_level": exact_level, "exact_all": exact_all, "native_length": native,
+                    "lr": learning_rate(step, args),
+                }
+                with log_path.open("a") as f:
+                    f.write(json.dumps(row) + "\n")
+                bar.write(json.dumps(row))
+                score = [native, exact_all]
+                if state["best"] is None or score > state["best"]["score"]:
+                    state["best"] = {"score": score, "step": state["step"], "by_length": by_length}
+                    export(model, tokenizer, config, native, Path(args.out), state, device, by_length)
+                if exact_level >= args.level_threshold:
+                    curriculum.raise_level()
+                state["level"] = curriculum.level
+                save_checkpoint(run_dir, model, optimizer, state)
+                plot_curve(log_path, run_dir / "learning_curve.png")
+                level = torch.tensor([curriculum.level])
+            if distributed:
+                dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum
+                curriculum.level = int(level.item())
+            if out_of_time:
+                break
+    bar.close()
+    if distributed:
+        dist.destroy_process_group()
+
+
+def export(model, tokenizer, config, native: int, out: Path, state: dict, device, by_length: dict) -> None:
+    """Write the deployable model: its native length is what it has shown it can double in one row."""
+    out.mkdir(parents=True, exist_ok=True)
+    exported = Seq2Seq(Seq2SeqConfig(**{**asdict(config), "max_src_len": max(native, 1)}))
+    exported.load_state_dict(model.state_dict())
+    exported.save_pretrained(out)
+    tokenizer.save(out / "tokenizer.json")
+    write_model_card(
+        out,
+        config=exported.config,
+        num_parameters=exported.num_parameters(),
+        vocabulary_words=len(tokenizer.words),
+        training={
+            "commands": state["commands"],
+            "steps": state["step"],
+            "seconds": state["seconds"],
+            "machine": machine_description(device),
+            "native_by_length": by_length,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
