@@ -25,6 +25,9 @@ class Seq2SeqConfig:
     # The whole sentence must fit in this one vector (no attention): it sets the length we can copy.
     hidden_size: int = 512
     num_layers: int = 1
+    # Fixed random word vectors: the network learns to copy *any* vector instead of learning each of
+    # thousands of words it sees rarely; random vectors in this many dimensions are far apart.
+    freeze_embedding: bool = False
     dropout: float = 0.0
     # Longest sentence doubled in one row; longer ones are split into chunks by WordDoubler.
     max_src_len: int = 26
@@ -94,6 +97,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             config = Seq2SeqConfig(**config)
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size, padding_idx=config.pad_id)
+        self.embedding.weight.requires_grad_(not config.freeze_embedding)
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
         self.out_bias = nn.Parameter(torch.zeros(config.vocab_size))

@@ -40,6 +40,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-len", type=int, default=26, help="longest sentence (words) the curriculum reaches")
     p.add_argument("--embed-size", type=int, default=128, help="embedding size, tied to the output layer")
     p.add_argument("--hidden-size", type=int, default=512, help="GRU hidden size: the sentence's one vector")
+    p.add_argument("--freeze-embedding", action="store_true", help="keep the random word vectors fixed (learn to copy any vector)")
     p.add_argument("--num-layers", type=int, default=1, help="GRU layers in encoder and decoder")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout on decoder inputs (synthetic data cannot be memorised)")
     p.add_argument("--batch-size", type=int, default=256, help="sentences per step (per process)")
@@ -155,11 +156,12 @@ def main(argv=None) -> None:
         embed_size=args.embed_size,
         hidden_size=args.hidden_size,
         num_layers=args.num_layers,
+        freeze_embedding=args.freeze_embedding,
         dropout=args.dropout,
         max_src_len=args.max_len,
     )
     model = Seq2Seq(config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
     state = {"step": 0, "level": args.start_level, "best": None, "seconds": 0.0, "commands": []}
     if args.resume and (run_dir / "checkpoint.safetensors").exists():
         state = load_checkpoint(run_dir, model, optimizer)
@@ -215,7 +217,7 @@ def main(argv=None) -> None:
                     "step": state["step"], "seconds": round(state["seconds"], 1), "train_loss": running_loss,
                     "token_acc": token_acc, "level": curriculum.level, "max_len": args.max_len,
                     "exact_level": exact_level, "exact_all": exact_all, "native_length": native,
-                    "lr": learning_rate(step, args),
+                    "lr": learning_rate(step, args), "processes": world,
                 }
                 with log_path.open("a") as f:
                     f.write(json.dumps(row) + "\n")

@@ -1,0 +1,158 @@
+"""Dynamic micro-batching: concurrent `double` calls that arrive within a few milliseconds share one forward pass.
+
+The pattern of Triton's dynamic batcher and Ray Serve's `@serve.batch`, for threads (Gradio runs sync
+handlers in a thread pool): each caller validates its own request, puts it on a queue with a future and
+waits; one worker thread takes what has arrived, runs a single `WordDoubler.double` over all of it and
+hands every caller exactly its own slice. A bad request is refused in its own thread before it joins a
+batch, so it can never fail anyone else's.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from .doubler import DoubleResult
+from .limits import MAX_SENTENCES, check_request
+
+# One merged forward pass holds at most this many sentences: big enough to fill a CPU or GPU,
+# small enough that nobody waits behind a huge batch.
+MAX_BATCH_SENTENCES = 4 * MAX_SENTENCES
+# How long the first request of a batch waits for companions. A decode step costs about a
+# millisecond, so a few milliseconds of waiting is cheap next to a whole sentence's decoding.
+MAX_WAIT_S = 0.005
+
+
+@dataclass
+class BatchInfo:
+    """How a request ran: alone, or merged with others into one forward pass."""
+
+    requests: int  # requests merged into the forward pass (1 = ran alone)
+    sentences: int  # sentences in that forward pass, everyone's together
+    forward_ms: float  # time of the one `double` call over the merged batch
+    wait_ms: float  # from submitting to getting results back, forward pass included
+    merged: bool = True  # False when the merged pass failed and this request was re-run alone
+
+
+@dataclass
+class _Request:
+    sentences: list[str]
+    top_k: int
+    future: Future = field(default_factory=Future)
+    submitted: float = field(default_factory=time.perf_counter)
+
+
+DoubleFn = Callable[[list[str], int], list[DoubleResult]]
+
+
+class MicroBatcher:
+    """Merges concurrent `double(sentences, top_k)` calls into single calls of `double_fn`.
+
+    `double_fn` is usually `WordDoubler.double`. The worker thread starts on first use, never at import.
+    Requests with different top_k share a pass run at the largest k; each result keeps only its own k
+    (top-k lists are sorted, so the first k of a larger k are the same candidates).
+    """
+
+    def __init__(self, double_fn: DoubleFn, max_batch_sentences: int = MAX_BATCH_SENTENCES, max_wait_s: float = MAX_WAIT_S):
+        self.double_fn = double_fn
+        self.max_batch_sentences = max_batch_sentences
+        self.max_wait_s = max_wait_s
+        self._queue: queue.Queue[_Request] = queue.Queue()
+        self._held: _Request | None = None  # taken from the queue but did not fit the last batch
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.passes = 0  # forward passes run so far (merged or alone), for logs and tests
+
+    def double(self, sentences: list[str], top_k: int) -> list[DoubleResult]:
+        return self.double_with_info(sentences, top_k)[0]
+
+    def double_with_info(self, sentences: list[str], top_k: int) -> tuple[list[DoubleResult], BatchInfo]:
+        """Like `WordDoubler.double`; blocks until this request's own results (or its own error) are back."""
+        sentences = [sentences] if isinstance(sentences, str) else list(sentences)
+        check_request(sentences, top_k)  # refused here, in the caller's thread: it never joins a batch
+        request = _Request(sentences, top_k)
+        self._ensure_worker()
+        self._queue.put(request)
+        return request.future.result()
+
+    # --- the worker thread ---
+
+    def _ensure_worker(self) -> None:
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._run_forever, name="s2s-micro-batcher", daemon=True)
+                self._worker.start()
+
+    def _run_forever(self) -> None:
+        while True:
+            batch = self._collect()
+            try:
+                self._run(batch)
+            except BaseException as error:  # never let the worker die with callers waiting
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(error)
+
+    def _collect(self) -> list[_Request]:
+        """Block for a first request, then take whatever arrives within max_wait_s, up to the size cap."""
+        first = self._held if self._held is not None else self._queue.get()
+        self._held = None
+        batch, size = [first], len(first.sentences)
+        deadline = time.perf_counter() + self.max_wait_s
+        while size < self.max_batch_sentences:
+            timeout = deadline - time.perf_counter()
+            try:
+                request = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if size + len(request.sentences) > self.max_batch_sentences:
+                self._held = request  # first in line for the next batch
+                break
+            batch.append(request)
+            size += len(request.sentences)
+        return batch
+
+    def _run(self, batch: list[_Request]) -> None:
+        merged = [s for request in batch for s in request.sentences]
+        top_k = max(request.top_k for request in batch)
+        start = time.perf_counter()
+        try:
+            results = self.double_fn(merged, top_k)
+            self.passes += 1
+        except Exception:
+            if len(batch) == 1:
+                raise
+            # Something no per-request check could see (e.g. a model error): run each request alone,
+            # so that each caller gets its own result or its own error.
+            for request in batch:
+                self._run_alone(request)
+            return
+        forward_ms = 1000 * (time.perf_counter() - start)
+        offset = 0
+        for request in batch:
+            own = results[offset : offset + len(request.sentences)]
+            offset += len(request.sentences)
+            info = BatchInfo(len(batch), len(merged), forward_ms, 1000 * (time.perf_counter() - request.submitted))
+            request.future.set_result(([_keep_top_k(r, request.top_k) for r in own], info))
+
+    def _run_alone(self, request: _Request) -> None:
+        start = time.perf_counter()
+        try:
+            results = self.double_fn(request.sentences, request.top_k)
+            self.passes += 1
+        except Exception as error:
+            request.future.set_exception(error)
+            return
+        now = time.perf_counter()
+        info = BatchInfo(1, len(request.sentences), 1000 * (now - start), 1000 * (now - request.submitted), merged=False)
+        request.future.set_result((results, info))
+
+
+def _keep_top_k(result: DoubleResult, k: int) -> DoubleResult:
+    if all(len(step.top_k) <= k for step in result.steps):
+        return result
+    return replace(result, steps=[replace(step, top_k=step.top_k[:k]) for step in result.steps])

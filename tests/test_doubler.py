@@ -1,0 +1,90 @@
+"""WordDoubler: the public API, chunking of long sentences, limits, results."""
+
+import json
+
+import pytest
+import torch
+
+from s2s import WordDoubler
+from s2s.doubler import split_into_chunks
+from s2s.limits import MAX_CHARS, MAX_SENTENCES, MAX_TOP_K, MAX_WORDS_PER_SENTENCE
+
+from helpers import save_tiny_doubler
+
+
+@pytest.fixture(scope="module")
+def doubler(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("tiny")
+    save_tiny_doubler(directory, max_src_len=4)
+    return WordDoubler.from_pretrained(str(directory), device="cpu")
+
+
+def test_results_have_the_documented_shape(doubler):
+    results = doubler.double(["I love CUDA", "TF is Aww"], top_k=3)
+    assert [r.input for r in results] == ["I love CUDA", "TF is Aww"]
+    for r in results:
+        assert isinstance(r.output, str)
+        assert r.steps and all(len(s.top_k) == 3 for s in r.steps)
+        assert all(s.top_k[0] == (s.token, s.prob) for s in r.steps)
+        d = json.loads(json.dumps(r.to_dict()))
+        assert d["input"] == r.input and d["output"] == r.output and len(d["steps"]) == len(r.steps)
+        assert d["steps"][0]["top_k"][0] == [r.steps[0].token, r.steps[0].prob]
+    assert doubler.device == torch.device("cpu")
+
+
+def test_a_sentence_gets_the_same_answer_alone_and_in_any_batch(doubler):
+    sentences = ["I love CUDA", "the cat sat on the mat and the dog", "Bob", "my name is Sunil"]
+    together = doubler.double(sentences, top_k=2)
+    backwards = doubler.double(sentences[::-1], top_k=2)[::-1]
+    for sentence, a, b in zip(sentences, together, backwards):
+        alone = doubler.double([sentence], top_k=2)[0]
+        for other in (a, b):
+            assert other.output == alone.output
+            assert [s.token for s in other.steps] == [s.token for s in alone.steps]
+            assert [s.prob for s in other.steps] == pytest.approx([s.prob for s in alone.steps], abs=1e-5)
+
+
+def test_split_into_chunks_is_even_and_complete():
+    words = [str(i) for i in range(10)]
+    assert [len(c) for c in split_into_chunks(words, 4)] == [4, 3, 3]
+    assert sum(split_into_chunks(words, 4), []) == words
+    assert split_into_chunks(words[:3], 4) == [words[:3]]
+
+
+def test_long_sentences_run_as_chunks_of_the_same_batch_and_are_joined(doubler):
+    sentence = "a b c d e f g h i j"  # 10 words, native length 4 -> chunks of 4, 3, 3
+    result = doubler.double([sentence])[0]
+    assert result.chunks == 3
+    pieces = [" ".join(c) for c in split_into_chunks(sentence.split(), 4)]
+    alone = doubler.double(pieces)
+    assert result.output == " ".join(r.output for r in alone)
+    assert [s.chunk for s in result.steps] == [i for i, r in enumerate(alone) for _ in r.steps]
+
+
+def test_a_string_is_one_sentence(doubler):
+    assert doubler.double("I love CUDA")[0].input == "I love CUDA"
+
+
+@pytest.mark.parametrize(
+    "sentences, top_k, message",
+    [
+        ([], 5, "no sentences"),
+        (["I love CUDA", "   "], 5, "sentence 2 is empty"),
+        (["I"] * (MAX_SENTENCES + 1), 5, f"at most {MAX_SENTENCES}"),
+        (["x" * (MAX_CHARS + 1)], 5, f"at most {MAX_CHARS:,}"),
+        ([" ".join(["w"] * (MAX_WORDS_PER_SENTENCE + 1))], 5, f"at most {MAX_WORDS_PER_SENTENCE}"),
+        (["I"], 0, f"from 1 to {MAX_TOP_K}"),
+        (["I"], MAX_TOP_K + 1, f"from 1 to {MAX_TOP_K}"),
+        (["I"], 2.5, f"from 1 to {MAX_TOP_K}"),
+    ],
+)
+def test_bad_input_is_a_value_error_naming_the_limit(doubler, sentences, top_k, message):
+    with pytest.raises(ValueError, match=message):
+        doubler.double(sentences, top_k=top_k)
+    assert doubler.double(["I love CUDA"])[0].input == "I love CUDA"  # still serving
+
+
+def test_exactness_is_judged_against_the_doubling(doubler):
+    r = doubler.double(["I love CUDA"])[0]
+    assert r.expected == "I I love love CUDA CUDA"
+    assert r.is_exact == (r.output == r.expected)

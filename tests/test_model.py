@@ -1,0 +1,127 @@
+"""The model: packing, batch invariance, decoding's stopping rules, serialization."""
+
+import random
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from s2s.model import Seq2Seq, reverse_padded
+from s2s.tokenizer import EOS_ID, PAD_ID
+
+from helpers import tiny_model, tiny_tokenizer
+
+SENTENCES = ["I love CUDA", "TF is Aww", "the cat sat on the mat", "Bob", "my name is Sunil and Sunil is my name"[:40]]
+
+
+def test_reverse_padded_reverses_only_the_words():
+    src = torch.tensor([[5, 6, 7], [8, 9, PAD_ID]])
+    assert reverse_padded(src, torch.tensor([3, 2]), PAD_ID).tolist() == [[7, 6, 5], [9, 8, PAD_ID]]
+
+
+def test_encoder_state_of_a_padded_row_equals_the_row_alone():
+    tok = tiny_tokenizer()
+    model = tiny_model(tok)
+    batch = tok.encode_batch(["I love CUDA", "the cat sat on the mat too"])
+    alone = tok.encode_batch(["I love CUDA"])
+    with torch.no_grad():
+        padded_state = model.encode(batch.src, batch.lengths)[:, 0]
+        own_state = model.encode(alone.src, alone.lengths)[:, 0]
+        # Without packing the GRU would read the pads: the state would differ.
+        unpacked = model.encoder.rnn(model.embedding(batch.src))[1][:, 0]
+    assert torch.allclose(padded_state, own_state, atol=1e-6)
+    assert not torch.allclose(unpacked, own_state, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def model_and_tokenizer():
+    tok = tiny_tokenizer()
+    return tiny_model(tok, seed=3), tok
+
+
+def test_batch_invariance(model_and_tokenizer):
+    """Each sentence decodes to the same tokens alone, in the batch, and in a shuffled batch."""
+    model, tok = model_and_tokenizer
+    order = list(range(len(SENTENCES)))
+    random.Random(0).shuffle(order)
+    together = model.generate(*_src(tok, SENTENCES), top_k=3)
+    shuffled = model.generate(*_src(tok, [SENTENCES[i] for i in order]), top_k=3)
+    for i, sentence in enumerate(SENTENCES):
+        alone = model.generate(*_src(tok, [sentence]), top_k=3)
+        n = int(alone.num_steps[0])
+        j = order.index(i)
+        for gen, row in ((together, i), (shuffled, j)):
+            assert int(gen.num_steps[row]) == n
+            assert torch.equal(gen.tokens[row, :n], alone.tokens[0, :n])
+            assert torch.equal(gen.top_ids[row, :n], alone.top_ids[0, :n])
+            assert torch.allclose(gen.probs[row, :n], alone.probs[0, :n], atol=1e-5)
+            assert torch.allclose(gen.top_probs[row, :n], alone.top_probs[0, :n], atol=1e-5)
+
+
+def test_generation_records_topk_in_order(model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    gen = model.generate(*_src(tok, SENTENCES), top_k=4)
+    assert gen.top_ids.shape[-1] == 4
+    for row in range(len(SENTENCES)):
+        n = int(gen.num_steps[row])
+        assert torch.equal(gen.tokens[row, :n], gen.top_ids[row, :n, 0])
+        assert torch.equal(gen.probs[row, :n], gen.top_probs[row, :n, 0])
+        assert (gen.top_probs[row, :n, :-1] >= gen.top_probs[row, :n, 1:]).all()
+
+
+def test_a_row_that_emits_eos_stays_finished_and_the_loop_ends_when_all_are_done():
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=1)
+    src, lengths = _src(tok, ["I", "the cat sat on the mat"])
+    free = model.generate(src, lengths, top_k=1)
+    with torch.no_grad():  # the first row ends at once: <eos> is its only plausible first word
+        model.out_bias[EOS_ID] = 50.0
+    gen = model.generate(src, lengths, top_k=1)
+    assert gen.num_steps.tolist() == [1, 1]
+    assert gen.tokens.shape[1] == 1  # the loop stopped as soon as every row was done
+    assert gen.tokens[:, 0].tolist() == [EOS_ID, EOS_ID]
+    assert free.tokens.shape[1] > 1  # without the bias they would have run on
+
+
+def test_each_row_stops_at_its_own_step_limit():
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=2)
+    with torch.no_grad():
+        model.out_bias[EOS_ID] = -1e4  # never emit <eos>
+    src, lengths = _src(tok, ["I love", "the cat sat on the mat"])
+    gen = model.generate(src, lengths, top_k=1)
+    assert gen.num_steps.tolist() == [5, 13]  # 2 * length + 1
+    assert (gen.tokens[0, 5:] == PAD_ID).all() and (gen.probs[0, 5:] == 0).all()
+
+
+def test_save_load_round_trip(tmp_path, model_and_tokenizer):
+    model, tok = model_and_tokenizer
+    model.save_pretrained(tmp_path)
+    assert {"config.json", "model.safetensors"} <= {p.name for p in tmp_path.iterdir()}
+    assert all(t.dtype == torch.float16 for t in load_file(tmp_path / "model.safetensors").values())
+    loaded = Seq2Seq.from_pretrained(tmp_path)
+    assert not loaded.training
+    assert loaded.config == model.config
+    # fp16 storage: the reloaded model equals the original rounded to fp16.
+    rounded = tiny_model(tok, seed=3)
+    rounded.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    src, lengths = _src(tok, SENTENCES)
+    a, b = loaded.generate(src, lengths, top_k=3), rounded.generate(src, lengths, top_k=3)
+    assert torch.equal(a.tokens, b.tokens) and torch.equal(a.probs, b.probs)
+    again = tmp_path / "again"
+    loaded.save_pretrained(again)
+    assert load_file(again / "model.safetensors").keys() == load_file(tmp_path / "model.safetensors").keys()
+
+
+def test_loaded_model_is_in_eval_mode_even_with_dropout(tmp_path):
+    tok = tiny_tokenizer()
+    model = tiny_model(tok)
+    model.config.dropout = 0.5
+    model.train().save_pretrained(tmp_path)
+    loaded = Seq2Seq.from_pretrained(tmp_path)
+    assert not loaded.training and not loaded.decoder.dropout.training
+
+
+def _src(tok, sentences):
+    batch = tok.encode_batch(sentences)
+    return batch.src, batch.lengths

@@ -1,0 +1,54 @@
+"""`python -m s2s.train`: a short run exports loadable weights, resumes, and runs under torchrun."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from s2s import WordDoubler
+
+TINY = ["--vocab-size", "200", "--hidden-size", "32", "--embed-size", "16", "--batch-size", "16",
+        "--max-len", "8", "--eval-per-length", "2", "--warmup", "5", "--threads", "1"]
+
+
+def train(*args, env=None, launcher=(sys.executable, "-m", "s2s.train")):
+    done = subprocess.run([*launcher, *TINY, *args], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_a_short_run_writes_weights_that_load_and_decode(tmp_path):
+    train("--steps", "30", "--eval-every", "10", "--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run"))
+    names = {p.name for p in (tmp_path / "w").iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "README.md"} <= names
+    assert "python -m s2s.train" in (tmp_path / "w" / "README.md").read_text()
+    assert (tmp_path / "run" / "learning_curve.png").stat().st_size > 0
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20, 30]
+    result = WordDoubler.from_pretrained(str(tmp_path / "w"), device="cpu").double(["I love CUDA"])[0]
+    assert result.input == "I love CUDA" and result.steps
+
+
+def test_resume_continues_from_the_saved_step(tmp_path):
+    common = ["--eval-every", "10", "--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run")]
+    train("--steps", "20", *common)
+    first = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert first["step"] == 20
+    done = train("--steps", "30", "--resume", *common)
+    assert "resumed from" in done.stderr and "at step 20" in done.stderr
+    state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    assert state["step"] == 30 and len(state["commands"]) == 2 and state["seconds"] >= first["seconds"]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [10, 20, 30]  # no step trained twice
+
+
+def test_torchrun_two_cpu_processes(tmp_path):
+    pytest.importorskip("torch.distributed.run")
+    launcher = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "s2s.train")
+    train("--steps", "6", "--eval-every", "3", "--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run"),
+          launcher=launcher)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [3, 6]  # only rank 0 evaluates and logs
+    assert all(r["processes"] == 2 for r in rows)
+    assert WordDoubler.from_pretrained(str(tmp_path / "w"), device="cpu").double(["hello world"])[0].steps
