@@ -1,0 +1,108 @@
+"""The micro-batcher: concurrent callers share forward passes, get exactly their own results, and fail alone."""
+
+import threading
+
+import pytest
+import torch
+
+from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
+from s2s.batcher import MicroBatcher
+
+
+@pytest.fixture(scope="module")
+def wd():
+    torch.manual_seed(0)
+    tokenizer = WordTokenizer(["I", "love", "CUDA", "TF", "is", "Aww", "My", "name"], num_slots=4)
+    config = Seq2SeqConfig(vocab_size=tokenizer.vocab_size, embed_size=8, hidden_size=16, max_src_len=6)
+    return WordDoubler(Seq2Seq(config).eval(), tokenizer, device="cpu")
+
+
+class CountingDoubler:
+    """The real WordDoubler.double, recording the size of every forward pass it is asked for."""
+
+    def __init__(self, wd):
+        self.wd = wd
+        self.calls: list[int] = []
+
+    def __call__(self, sentences, top_k):
+        self.calls.append(len(sentences))
+        return self.wd.double(sentences, top_k)
+
+
+def run_concurrently(batcher, requests):
+    """Submit every (sentences, top_k) from its own thread at the same moment; collect results or errors."""
+    barrier = threading.Barrier(len(requests))
+    outcomes = [None] * len(requests)
+
+    def worker(i, sentences, top_k):
+        barrier.wait()
+        try:
+            outcomes[i] = batcher.double(sentences, top_k)
+        except Exception as error:
+            outcomes[i] = error
+
+    threads = [threading.Thread(target=worker, args=(i, *r)) for i, r in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
+def request(i: int) -> list[str]:
+    return [f"I love U{i}", f"My name is N{i} V{i}", "TF is Aww"][: 1 + i % 3]
+
+
+def test_no_thread_until_first_use(wd):
+    batcher = MicroBatcher(wd.double)
+    assert batcher._worker is None
+    batcher.double(["I love CUDA"], 3)
+    assert batcher._worker is not None and batcher._worker.daemon
+
+
+def test_concurrent_callers_share_passes_and_get_their_own_results(wd):
+    counting = CountingDoubler(wd)
+    # A generous window, so that threads started on a busy machine still meet in one batch.
+    batcher = MicroBatcher(counting, max_wait_s=0.25)
+    requests = [(request(i), 1 + i % 5) for i in range(8)]
+    outcomes = run_concurrently(batcher, requests)
+    assert sum(counting.calls) == sum(len(s) for s, _ in requests)  # every sentence ran exactly once
+    assert len(counting.calls) < len(requests), f"no merging: passes of {counting.calls}"
+    for (sentences, top_k), results in zip(requests, outcomes):
+        alone = wd.double(sentences, top_k)
+        assert [r.input for r in results] == sentences
+        assert [r.output for r in results] == [r.output for r in alone]  # batch invariance: same as run alone
+        assert all(len(step.top_k) == top_k for r in results for step in r.steps)  # its own k, not the batch's
+
+
+def test_bad_request_fails_only_itself(wd):
+    counting = CountingDoubler(wd)
+    batcher = MicroBatcher(counting, max_wait_s=0.25)
+    requests = [(request(0), 3), (["I love", "   "], 3), (request(1), 11), (request(2), 5)]
+    outcomes = run_concurrently(batcher, requests)
+    assert isinstance(outcomes[1], ValueError) and "sentence 2 is empty" in str(outcomes[1])
+    assert isinstance(outcomes[2], ValueError) and "top_k" in str(outcomes[2])
+    for i in (0, 3):
+        assert [r.input for r in outcomes[i]] == requests[i][0]
+    assert sum(counting.calls) == len(request(0)) + len(request(2))  # the bad ones never reached the model
+
+
+def test_error_inside_the_merged_pass_is_returned_to_its_own_caller(wd):
+    # Five distinct unknown words in one row: it passes the request limits, but the tokenizer (4 slots)
+    # refuses it inside the merged pass. The batcher re-runs each request alone: only that one fails.
+    counting = CountingDoubler(wd)
+    batcher = MicroBatcher(counting, max_wait_s=0.25)
+    requests = [(request(0), 3), (["a b c d e"], 3), (request(2), 3)]
+    outcomes = run_concurrently(batcher, requests)
+    assert isinstance(outcomes[1], ValueError) and "at most 4 distinct words" in str(outcomes[1])
+    assert [r.input for r in outcomes[0]] == request(0)
+    assert [r.input for r in outcomes[2]] == request(2)
+
+
+def test_batches_are_capped(wd):
+    counting = CountingDoubler(wd)
+    batcher = MicroBatcher(counting, max_batch_sentences=4, max_wait_s=0.25)
+    requests = [(["I love CUDA", "TF is Aww"], 3) for _ in range(5)]
+    outcomes = run_concurrently(batcher, requests)
+    assert all(not isinstance(o, Exception) for o in outcomes)
+    assert max(counting.calls) <= 4 and sum(counting.calls) == 10
