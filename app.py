@@ -14,29 +14,29 @@ import gradio as gr
 import matplotlib
 
 matplotlib.use("Agg")  # draw into images; the server has no display
+# Words in scripts or emoji the plot font lacks draw as boxes (the tables show them); do not log every one.
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
 import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from s2s import WordDoubler, hub
+from s2s import WordDoubler
 from s2s.batch_view import BatchView, batch_view, expected_steps
 from s2s.batcher import MicroBatcher
 from s2s.bench import compare
 from s2s.limits import DEFAULT_TOP_K, MAX_CHARS, MAX_SENTENCES, MAX_TOP_K, MIN_TOP_K, split_lines
-from s2s.tokenizer import EOS, PAD
+from s2s.tokenizer import EOS
 
 # --- the model, loaded once ---
 
-_found, MODEL_WARNING = hub.resolve_with_fallback(os.environ.get("S2S_MODEL"), os.environ.get("S2S_REVISION"))
-wd = WordDoubler.from_pretrained(_found.path)
-wd.source = _found.description
+wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(os.environ.get("S2S_MODEL"), os.environ.get("S2S_REVISION"))
 # Concurrent users' requests share forward passes; the worker thread starts with the first request.
 batcher = MicroBatcher(wd.double)
 
 BLOG_SENTENCES = ["My name is Sunil", "I'm Deep Learning Geek", "I love CUDA", "I love Pytorch", "TF is Aww"]
 CONFIDENCE = {"p ≥ 0.9": "#22c55e", "0.5 ≤ p < 0.9": "#f59e0b", "p < 0.5": "#ef4444"}
 RESULT_HEADERS = ["#", "input", "output", "words in → out", "lowest step p", "exact"]
-FIGURE_ROWS = 16  # the padded-batch figure draws at most this many rows; the tables hold them all
+FIGURE_ROWS = 12  # the padded-batch figure draws at most this many rows; the tables hold them all
 
 
 # --- the API: text in, the library's results out ---
@@ -156,37 +156,60 @@ def step_plot(result: dict) -> Figure:
     return fig
 
 
-def _grid(ax, words: list[list[str]], counts: list[list[bool]], title: str) -> None:
-    """A matrix of words like the blog's figure: real cells blue, <pad> cells grey."""
+def _grid(ax, words: list[list[str]], counts: list[list[bool]], title: str, cell_w: float, cell_h: float) -> None:
+    """A matrix of words like the blog's figure: real cells blue, <pad> cells grey.
+
+    cell_w, cell_h: a cell's size in inches, to fit its text: across when wide, upright when narrow, none when tiny.
+    """
     rows, cols = len(words), len(words[0]) if words else 0
     ax.imshow([[1.0 if c else 0.0 for c in row] for row in counts], cmap=ListedColormap(["#e5e7eb", "#bfdbfe"]),
               vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    size = 8 if cols <= 14 else 6 if cols <= 30 else 0
-    if size:
-        chars = 10 if cols <= 8 else 7 if cols <= 14 else 5
+    size = 8 if cell_w >= 0.6 else 7 if cell_w >= 0.3 else 6
+    char_in = size * 0.62 / 72  # about one character's width, in inches
+    across = cell_w >= 4 * char_in
+    fits = int((cell_w if across else cell_h) / char_in)
+    if across or cell_w >= 1.4 * size / 72:
         for r in range(rows):
             for c in range(cols):
                 pad = not counts[r][c]
-                ax.text(c, r, words[r][c][:chars], ha="center", va="center", fontsize=size - 1 if pad else size, parse_math=False,
+                if pad and not across:
+                    continue  # upright "<pad>" would be clipped; grey already says it
+                ax.text(c, r, words[r][c][:fits], ha="center", va="center", fontsize=size - 1 if pad else size,
+                        rotation=0 if across else 90, parse_math=False,
                         color="#6b7280" if pad else "#111827", style="italic" if pad else "normal")
-    ax.set_xticks(range(cols), [str(c) for c in range(cols)], fontsize=7)
+    every = math.ceil(cols / 25)
+    ax.set_xticks(range(0, cols, every), [str(c) for c in range(0, cols, every)], fontsize=7)
     ax.set_xticks([c - 0.5 for c in range(1, cols)], minor=True)
     ax.set_yticks([r - 0.5 for r in range(1, rows)], minor=True)
-    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.grid(which="minor", color="white", linewidth=1.5 if cell_w > 0.15 else 0.8)
     ax.tick_params(which="minor", length=0)
     ax.set_title(title, fontsize=9, loc="left")
 
 
 def padded_batch_figure(view: BatchView) -> Figure:
-    """The source batch [B, T] with its <pad> cells, and the targets with the loss mask and each row's loss."""
+    """The source batch [B, T] with its <pad> cells, and the targets with the loss mask and each row's loss.
+
+    Narrow batches sit side by side, as in the blog; wide ones stack, so that the words stay readable.
+    """
     shown = min(view.shape[0], FIGURE_ROWS)
     (b, t), s = view.shape, view.target_shape[1]
-    fig = Figure(figsize=(11, 1.4 + 0.62 * shown), dpi=110, layout="constrained")
-    src_ax, tgt_ax = fig.subplots(1, 2, width_ratios=[max(t, 2), max(s, 4) * 0.8])
+    width, labels = 11.0, 2.4  # inches: the figure, and the row labels on both sides
+    side_by_side = t <= 8
+    row_h = 0.55 if shown <= 6 else 0.4
+    if side_by_side:
+        fig = Figure(figsize=(width, 1.2 + row_h * shown), dpi=110, layout="constrained")
+        src_ax, tgt_ax = fig.subplots(1, 2, width_ratios=[max(t, 2), max(s, 4) * 0.8])
+        src_w = (width - labels) * max(t, 2) / (max(t, 2) + max(s, 4) * 0.8)
+        tgt_w = width - labels - src_w
+    else:
+        fig = Figure(figsize=(width, 1.8 + 2 * row_h * shown), dpi=110, layout="constrained")
+        src_ax, tgt_ax = fig.subplots(2, 1)
+        src_w = tgt_w = width - labels
     src_counts = [[i != 0 for i in row] for row in view.src_ids[:shown]]
-    _grid(src_ax, view.src_words[:shown], src_counts, f"Source batch [B={b}, T={t}]: grey = <pad>")
+    _grid(src_ax, view.src_words[:shown], src_counts, f"Source batch [B={b}, T={t}]: grey = <pad>", src_w / max(t, 1), row_h)
     src_ax.set_yticks(range(shown), [f"row {r + 1} · len {view.lengths[r]}" for r in range(shown)], fontsize=8)
-    _grid(tgt_ax, view.target_words[:shown], view.loss_mask[:shown], f"Targets [B={b}, S={s}] and loss mask: grey cells do not count")
+    _grid(tgt_ax, view.target_words[:shown], view.loss_mask[:shown],
+          f"Targets [B={b}, S={s}] and loss mask: grey cells do not count", tgt_w / max(s, 1), row_h)
     tgt_ax.set_yticks(range(shown), [f"loss {view.row_loss[r]:.3f}" for r in range(shown)], fontsize=8)
     tgt_ax.yaxis.tick_right()
     if shown < b:
@@ -223,7 +246,7 @@ def run_note(results: list[dict], view: BatchView, batch: dict) -> str:
     else:
         shared = "ran on its own (no other request arrived within the batching window)"
     return (
-        "| | |\n|---|---|\n"
+        "| | this request |\n|---|---|\n"
         f"| sentences | {len(results)} |\n"
         f"| padded batch [B, T] | [{view.shape[0]}, {view.shape[1]}] ({view.pad_cells} `<pad>` cells) |\n"
         f"| decode steps | {steps} |\n"
@@ -257,10 +280,7 @@ def show_run(state: dict, compare_on: bool):
     """After /double: the whole page from its results."""
     results = state["results"]
     view = batch_view(wd, [r["input"] for r in results])
-    with warnings.catch_warnings():  # glyphs DejaVu lacks (emoji, CJK) draw as boxes; no need to log each
-        warnings.simplefilter("ignore", UserWarning)
-        highlighted, steps, plot = show_sentence(state, 0)
-        batch_figure = padded_batch_figure(view)
+    highlighted, steps, plot = show_sentence(state, 0)
     return (
         results_table(results),
         gr.Dropdown(choices=sentence_choices(results), value=0, interactive=True),
@@ -269,7 +289,7 @@ def show_run(state: dict, compare_on: bool):
         plot,
         run_note(results, view, state["batch"]),
         compare_note(results, state["top_k"], compare_on),
-        batch_figure,
+        padded_batch_figure(view),
         loss_table(view),
         loss_note(view),
     )
@@ -280,7 +300,7 @@ def model_note() -> str:
     source = str(info["source"]).replace("`", "'")
     lines = [
         f"**Model** `{source}`  ·  {info['parameters']:,} parameters  ·  vocabulary {info['vocabulary_words']:,} words "
-        f"+ {wd.tokenizer.num_slots} slots for any other word  ·  rows of at most {info['max_src_len']} words  ·  "
+        f"+ {wd.tokenizer.num_slots} slots for any other word  ·  batch rows of at most {info['max_src_len']} word{'s' if info['max_src_len'] != 1 else ''}  ·  "
         f"device `{info['device']}`  ·  limits: {MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
     ]
     if MODEL_WARNING:
@@ -290,7 +310,7 @@ def model_note() -> str:
 
 # --- the page ---
 
-INTRO = """# 🔁 Word Doubler
+INTRO = """# Word Doubler
 A GRU encoder–decoder that writes every word twice — `I love CUDA` → `I I love love CUDA CUDA` — and a live lesson in
 **batching**: all your sentences are padded into one tensor and decoded together, the loss ignores the padding,
 and you can see what the decoder believed at every step. One sentence per line."""
@@ -312,6 +332,8 @@ THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     state = gr.State()
     gr.Markdown(INTRO)
+    if MODEL_WARNING:  # the configured model could not be had: say so where people look first
+        gr.Markdown("⚠️ " + MODEL_WARNING.replace("`", "'"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
             text = gr.Textbox(
@@ -332,7 +354,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
         label="Examples from the blog (the last one loads all five)",
     )
 
-    results_df = gr.Dataframe(headers=RESULT_HEADERS, label="Results", interactive=False, wrap=True,
+    results_df = gr.Dataframe(headers=RESULT_HEADERS, label="Results", interactive=False, wrap=True, elem_id="results",
                               column_widths=["5%", "32%", "38%", "10%", "9%", "6%"])
     with gr.Row(equal_height=False):
         with gr.Column():
@@ -345,12 +367,13 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     gr.Markdown("## Step by step\nThe decoder emits one word per step; these are its top-k candidates at each step.")
     sentence = gr.Dropdown(label="Sentence", choices=[], interactive=True)
     highlighted = gr.HighlightedText(label="Output, coloured by the decoder's confidence", color_map=CONFIDENCE, show_legend=True)
-    steps_df = gr.Dataframe(label="Per-step probabilities (▶ = the word emitted)", interactive=False, wrap=True, max_height=420)
-    steps_plot = gr.Plot(label="Probabilities per step")
+    steps_df = gr.Dataframe(label="Per-step probabilities (▶ = the word emitted)", interactive=False, max_height=420,
+                            elem_id="steps")
+    steps_plot = gr.Plot(label="Probabilities per step", show_label=False)
 
     gr.Markdown("## The padded batch\nWhat the model saw: every sentence (or chunk of a long one) is a row, padded on the right "
                 "to the longest; the targets are the exact doubling plus `<eos>`, scored under the model with teacher forcing.")
-    batch_plot = gr.Plot(label="Padded batch and loss mask")
+    batch_plot = gr.Plot(label="Padded batch and loss mask", show_label=False)
     loss_df = gr.Dataframe(label="Loss of the exact doubling, per sentence", interactive=False, wrap=True)
     loss_md = gr.Markdown()
 

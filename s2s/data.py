@@ -92,9 +92,13 @@ class SentenceSampler:
 
 
 class Curriculum:
-    """Combined curriculum (Zaremba & Sutskever 2014): most batches near the current length
-    level, some uniform over all lengths so that short sentences are not forgotten.
-    Each batch draws its rows from one narrow length bucket to waste little padding."""
+    """Combined curriculum (Zaremba & Sutskever 2014): most batches at the current length level,
+    the rest uniform over all lengths learned so far, so short sentences are not forgotten.
+
+    Level batches draw their rows from one narrow length bucket, wasting little padding.
+    The uniform share stops at the level: sentences far beyond it cost the most compute
+    (the decoder runs 2N + 1 steps) and teach the least.
+    """
 
     def __init__(self, max_len: int, start_level: int, step: int = 2, uniform_share: float = 0.2):
         self.max_len = max_len
@@ -107,9 +111,8 @@ class Curriculum:
 
     def lengths(self, rng: random.Random, batch_size: int) -> list[int]:
         if rng.random() < self.uniform_share:
-            top = rng.randint(1, self.max_len)
-        else:
-            top = rng.randint(max(1, self.level - 4), self.level)
+            return [rng.randint(1, self.level) for _ in range(batch_size)]
+        top = rng.randint(max(1, self.level - self.step - 1), self.level)
         return [rng.randint(max(1, top - 3), top) for _ in range(batch_size)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from dataclasses import asdict, dataclass, field
@@ -12,6 +13,8 @@ from . import hub
 from .limits import DEFAULT_TOP_K, check_request
 from .model import Generation, Seq2Seq
 from .tokenizer import EOS, EOS_ID, WordTokenizer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -96,6 +99,19 @@ class WordDoubler:
         if tokenizer.vocab_size != model.config.vocab_size:
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} ids but the model {model.config.vocab_size}")
         return cls(model, tokenizer, device=device, source=found.description)
+
+    @classmethod
+    def from_pretrained_or_bundled(cls, source=None, revision=None, device=None) -> tuple["WordDoubler", str | None]:
+        """For a server: the configured model, or, if it cannot be fetched or loaded, the bundled one
+        and a warning saying why. A page must come up even when the Hub is out of reach."""
+        warning = None
+        if source:
+            try:
+                return cls.from_pretrained(source, revision=revision, device=device), None
+            except Exception as error:  # network down, repo missing, bad id, broken files
+                warning = f"could not load model {str(source)!r} ({type(error).__name__}: {error}); serving the bundled weights instead"
+                log.warning(warning)
+        return cls.from_pretrained(hub.BUNDLED, device=device), warning
 
     @property
     def max_src_len(self) -> int:

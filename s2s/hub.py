@@ -1,17 +1,17 @@
-"""Where weights come from: a local directory, a Hub repo id (cache first), or the bundled weights."""
+"""Where weights come from: a local directory, or a Hub repo id (fetched, or read from the offline cache)."""
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import snapshot_download
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
 
 BUNDLED = Path(__file__).resolve().parent.parent / "weights"
 MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "README.md"]
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -21,23 +21,18 @@ class ModelSource:
 
 
 def resolve(source: str | os.PathLike | None = None, revision: str | None = None) -> ModelSource:
-    """A local directory is used as it is; anything else is a Hub repo id, fetched (or read from the
-    offline cache, HF_HUB_OFFLINE=1) with huggingface_hub. None means the bundled weights."""
-    if source is None or str(source) == "":
+    """A local directory is used as it is; anything else must be a Hub repo id, fetched (or read from
+    the offline cache, HF_HUB_OFFLINE=1) with huggingface_hub. None means the bundled weights."""
+    if source is None or str(source) == "" or Path(source).resolve() == BUNDLED:
         return ModelSource(BUNDLED, "bundled weights/")
     if Path(source).is_dir():
         return ModelSource(Path(source), str(source))
-    if Path(source).suffix or str(source).startswith((".", "/")) or str(source).count("/") != 1:
-        raise ValueError(f"model source {str(source)!r} is neither a directory nor a Hub repo id like 'owner/name'")
-    path = snapshot_download(repo_id=str(source), revision=revision, allow_patterns=MODEL_FILES)
-    return ModelSource(Path(path), f"{source}@{revision or 'main'}")
-
-
-def resolve_with_fallback(source: str | None, revision: str | None = None) -> tuple[ModelSource, str | None]:
-    """For the app: if the configured model cannot be had, serve the bundled one and say why."""
+    name = str(source)
     try:
-        return resolve(source, revision), None
-    except Exception as error:  # network down, repo missing, bad id: the page must still come up
-        warning = f"could not load model {source!r} ({type(error).__name__}: {error}); serving the bundled weights instead"
-        log.warning(warning)
-        return resolve(None), warning
+        if Path(name).exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+            raise HFValidationError("not of the form 'owner/name'")
+        validate_repo_id(name)
+    except HFValidationError as error:
+        raise ValueError(f"model source {name!r} is neither a directory nor a Hub repo id like 'owner/name'") from error
+    path = snapshot_download(repo_id=name, revision=revision, allow_patterns=MODEL_FILES)
+    return ModelSource(Path(path), f"{name}@{revision or 'main'}")

@@ -88,3 +88,13 @@ def test_exactness_is_judged_against_the_doubling(doubler):
     r = doubler.double(["I love CUDA"])[0]
     assert r.expected == "I I love love CUDA CUDA"
     assert r.is_exact == (r.output == r.expected)
+
+
+def test_a_server_falls_back_to_the_bundled_weights_with_a_warning(tmp_path):
+    broken = tmp_path / "broken"
+    save_tiny_doubler(broken)
+    (broken / "tokenizer.json").unlink()  # the model is there, its tokenizer is not
+    wd, warning = WordDoubler.from_pretrained_or_bundled(str(broken), device="cpu")
+    assert wd.source == "bundled weights/" and str(broken) in warning and "bundled" in warning
+    default, no_warning = WordDoubler.from_pretrained_or_bundled(None, device="cpu")
+    assert default.source == "bundled weights/" and no_warning is None

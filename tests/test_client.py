@@ -1,0 +1,81 @@
+"""The /double API through a real server and gradio_client: right answers, clear errors, users never mixed."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from s2s.limits import MAX_CHARS, MAX_SENTENCES
+
+pytestmark = pytest.mark.slow  # launches the app server
+
+
+@pytest.fixture(scope="module")
+def client(server_url):
+    return Client(server_url, verbose=False)
+
+
+def doubled(sentence: str) -> str:
+    return " ".join(w for w in sentence.split() for _ in (0, 1))
+
+
+def check(results, sentences, top_k):
+    assert isinstance(results, list) and len(results) == len(sentences)
+    for result, sentence in zip(results, sentences):
+        assert set(result) == {"input", "output", "is_exact", "min_prob", "chunks", "steps"}
+        assert result["input"] == sentence
+        assert result["is_exact"] == (result["output"] == doubled(sentence))
+        assert result["steps"] and all(len(step["top_k"]) == top_k for step in result["steps"])
+        assert result["min_prob"] == pytest.approx(min(step["prob"] for step in result["steps"]))
+
+
+def test_only_double_is_public(client):
+    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/double"]
+
+
+def test_double_several_sentences(client, app_module):
+    sentences = ["My name is Sunil", "I'm Deep Learning Geek", "I love CUDA", "I love Pytorch", "TF is Aww"]
+    results = client.predict("\n".join(sentences), 4, api_name="/double")
+    check(results, sentences, 4)
+    assert [r["output"] for r in results] == [r.output for r in app_module.wd.double(sentences, 4)]
+
+
+BAD_INPUTS = {
+    "empty": ("", 5, "no sentences given"),
+    "blank": ("  \n\t\n ", 5, "no sentences given"),
+    "too many sentences": ("\n".join(["I love CUDA"] * (MAX_SENTENCES + 1)), 5, f"at most {MAX_SENTENCES} per request"),
+    "too many characters": ("a" * (MAX_CHARS + 1), 5, f"at most {MAX_CHARS:,} per request"),
+    "top_k 0": ("I love CUDA", 0, "from 1 to 10"),
+    "top_k 11": ("I love CUDA", 11, "from 1 to 10"),
+}
+
+
+@pytest.mark.parametrize("text, top_k, message", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_gets_app_error_and_the_server_keeps_serving(client, text, top_k, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(text, top_k, api_name="/double")
+    check(client.predict("TF is Aww", 2, api_name="/double"), ["TF is Aww"], 2)
+
+
+def test_concurrent_clients_are_not_mixed(server_url, app_module):
+    requests = [([f"I love U{i} {i}", f"My name is N{i}"][: 1 + i % 2], 1 + i % 5) for i in range(6)]
+    requests.insert(3, ("", 5))  # one user sends nothing at all
+    passes_before = app_module.batcher.passes
+
+    def call(item):
+        sentences, top_k = item
+        client = Client(server_url, verbose=False)
+        try:
+            return client.predict("\n".join(sentences) if isinstance(sentences, list) else sentences, top_k, api_name="/double")
+        except AppError as error:
+            return error
+
+    with ThreadPoolExecutor(len(requests)) as pool:
+        outcomes = list(pool.map(call, requests))
+    for (sentences, top_k), outcome in zip(requests, outcomes):
+        if sentences == "":
+            assert isinstance(outcome, AppError) and "no sentences given" in str(outcome)
+        else:
+            check(outcome, sentences, top_k)
+    assert app_module.batcher.passes - passes_before <= len(requests) - 1  # the bad one never ran

@@ -1,0 +1,52 @@
+"""The bundled weights/: they load from safetensors + JSON, fit a Space, and double well."""
+
+import json
+import random
+
+import pytest
+from safetensors import safe_open
+
+from s2s import WordDoubler
+from s2s.data import random_text_sentence
+from s2s.evaluate import REAL_SENTENCES, doubling_text
+from s2s.hub import BUNDLED
+
+
+@pytest.fixture(scope="module")
+def doubler():
+    return WordDoubler.from_pretrained(BUNDLED, device="cpu")
+
+
+def test_weights_are_safetensors_and_json_only_and_small():
+    names = {p.name for p in BUNDLED.iterdir()}
+    assert names == {"model.safetensors", "config.json", "tokenizer.json", "README.md"}
+    assert (BUNDLED / "model.safetensors").stat().st_size <= 10 * 2**20  # a Space takes it without LFS
+    with safe_open(BUNDLED / "model.safetensors", "pt") as f:
+        assert len(list(f.keys())) > 0
+    config = json.loads((BUNDLED / "config.json").read_text())
+    assert config["max_src_len"] >= 12  # the model's native length, from its training evaluation
+
+
+def test_vocabulary_is_at_least_2000_english_words(doubler):
+    words = set(doubler.tokenizer.words)
+    assert len(words) >= 2000 and {"the", "love", "name", "I"} <= words
+
+
+def test_exact_match_on_fresh_random_sentences(doubler):
+    rng = random.Random(20261129)
+    sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(1, 26)) for _ in range(200)]
+    results = doubler.double(sentences, top_k=1)
+    exact = sum(r.output == doubling_text(s) for r, s in zip(results, sentences)) / len(sentences)
+    assert exact >= 0.99, f"exact match {exact:.3f} on 200 fresh sentences of 1-26 words"
+
+
+def test_every_real_sentence_is_doubled_exactly(doubler):
+    sentences = [line for line in REAL_SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(sentences) >= 50
+    wrong = [r.input for r in doubler.double(sentences, top_k=1) if not r.is_exact]
+    assert wrong == []
+
+
+def test_the_blog_examples(doubler):
+    outputs = [r.output for r in doubler.double(["I love CUDA", "My name is Sunil"])]
+    assert outputs == ["I I love love CUDA CUDA", "My My name name is is Sunil Sunil"]
