@@ -31,7 +31,7 @@ from s2s.tokenizer import EOS
 
 wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(os.environ.get("S2S_MODEL"), os.environ.get("S2S_REVISION"))
 # Concurrent users' requests share forward passes; the worker thread starts with the first request.
-batcher = MicroBatcher(wd.double)
+batcher = MicroBatcher(wd.double_batch)
 
 BLOG_SENTENCES = ["My name is Sunil", "I'm Deep Learning Geek", "I love CUDA", "I love Pytorch", "TF is Aww"]
 CONFIDENCE = {"p ≥ 0.9": "#22c55e", "0.5 ≤ p < 0.9": "#f59e0b", "p < 0.5": "#ef4444"}

@@ -123,6 +123,11 @@ class WordDoubler:
             sentences = [sentences]
         sentences = list(sentences)
         check_request(sentences, top_k)
+        return self.double_batch(sentences, top_k)
+
+    def double_batch(self, sentences: list[str], top_k: int) -> list[DoubleResult]:
+        """One forward pass over sentences that `check_request` has already passed, perhaps in several
+        requests: the micro-batcher merges them, so no per-request size limit applies here."""
         # Every chunk of every sentence becomes one row of the same batch.
         rows, owner = [], []
         for index, sentence in enumerate(sentences):

@@ -7,6 +7,7 @@ import torch
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
 from s2s.batcher import MicroBatcher
+from s2s.limits import MAX_SENTENCES
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def request(i: int) -> list[str]:
 
 
 def test_no_thread_until_first_use(wd):
-    batcher = MicroBatcher(wd.double)
+    batcher = MicroBatcher(wd.double_batch)
     assert batcher._worker is None
     batcher.double(["I love CUDA"], 3)
     assert batcher._worker is not None and batcher._worker.daemon
@@ -106,3 +107,19 @@ def test_batches_are_capped(wd):
     outcomes = run_concurrently(batcher, requests)
     assert all(not isinstance(o, Exception) for o in outcomes)
     assert max(counting.calls) <= 4 and sum(counting.calls) == 10
+
+
+def test_requests_that_together_exceed_one_requests_limit_still_share_a_pass(wd):
+    passes = []
+
+    def counting(sentences, top_k):
+        passes.append(len(sentences))
+        return wd.double_batch(sentences, top_k)
+
+    batcher = MicroBatcher(counting, max_wait_s=0.25)
+    requests = [([f"I love U{i}"] * MAX_SENTENCES, 1) for i in range(3)]
+    outcomes = run_concurrently(batcher, requests)
+    for i, results in enumerate(outcomes):
+        assert not isinstance(results, Exception), results
+        assert [r.input for r in results] == [f"I love U{i}"] * MAX_SENTENCES
+    assert max(passes) > MAX_SENTENCES and sum(passes) == 3 * MAX_SENTENCES
