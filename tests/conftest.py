@@ -50,8 +50,7 @@ def server_url(app_module):
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless, driven by Playwright (never `playwright install`)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} not found")
+    assert os.path.exists(CHROMIUM), f"{CHROMIUM} is missing: `bash .ci/run` installs Debian's chromium"
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,0 +1,70 @@
+"""Synthetic data: sentences look like the tokenizer's output, targets are exact doublings, lengths follow the curriculum."""
+
+import random
+
+from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence
+from s2s.evaluate import native_length, score
+from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID
+
+from helpers import tiny_tokenizer
+
+
+def test_sampled_slots_appear_in_order_of_first_appearance():
+    tok = tiny_tokenizer(num_slots=8)
+    sampler = SentenceSampler(tok, seed=0, oov_rate=0.5)
+    for _ in range(200):
+        ids = sampler.sentence(8)
+        seen = []
+        for i in ids:
+            if tok.is_slot(i) and i not in seen:
+                seen.append(i)
+        assert seen == list(range(FIRST_SLOT_ID, FIRST_SLOT_ID + len(seen)))
+        assert all(FIRST_SLOT_ID <= i < tok.vocab_size for i in ids)
+
+
+def test_sampler_is_reproducible_from_its_seed():
+    tok = tiny_tokenizer()
+    assert [SentenceSampler(tok, seed=7).sentence(6) for _ in range(3)] == [SentenceSampler(tok, seed=7).sentence(6) for _ in range(3)]
+
+
+def test_collate_builds_teacher_forcing_pairs():
+    batch = collate([[10, 11], [12]])
+    assert doubling([10, 11]) == [10, 10, 11, 11, EOS_ID]
+    assert batch.src.tolist() == [[10, 11], [12, PAD_ID]]
+    assert batch.tgt_out.tolist() == [[10, 10, 11, 11, EOS_ID], [12, 12, EOS_ID, PAD_ID, PAD_ID]]
+    assert batch.tgt_in.tolist() == [[SOS_ID, 10, 10, 11, 11], [SOS_ID, 12, 12, EOS_ID, PAD_ID][:3] + [PAD_ID, PAD_ID]]
+
+
+def test_curriculum_lengths_stay_within_the_level():
+    curriculum = Curriculum(max_len=26, start_level=12)
+    rng = random.Random(0)
+    lengths = [n for _ in range(200) for n in curriculum.lengths(rng, 16)]
+    assert min(lengths) == 1 and max(lengths) == 12
+    assert sum(n >= 6 for n in lengths) > 0.85 * len(lengths)  # most of the effort near the level
+    curriculum.raise_level()
+    assert curriculum.level == 14
+    for _ in range(20):
+        curriculum.raise_level()
+    assert curriculum.level == 26
+
+
+def test_text_sentences_have_the_asked_length_and_unknown_words():
+    tok = tiny_tokenizer()
+    rng = random.Random(1)
+    sentences = [random_text_sentence(rng, tok, 10) for _ in range(50)]
+    assert all(len(s.split()) == 10 for s in sentences)
+    assert any(tok.encode(s)[1] for s in sentences)  # some words are outside the vocabulary
+
+
+def test_score_counts_exact_matches_and_tokens_by_bucket():
+    report = score([("a b", "a a b b"), ("a b", "a a b c"), (" ".join("x" * 7), " ".join("x" * 14))])
+    assert report["overall"]["exact_match"] == 2 / 3
+    assert report["buckets"]["1-5"] == {"n": 2, "exact_match": 0.5, "token_accuracy": 7 / 8}
+    assert report["buckets"]["6-10"]["exact_match"] == 1.0
+
+
+def test_native_length_is_the_longest_reliably_doubled_prefix():
+    by_length = {n: 1.0 for n in range(1, 11)}
+    assert native_length(by_length) == 10
+    by_length.update({8: 0.9, 9: 1.0, 10: 1.0})
+    assert native_length(by_length) == 7
