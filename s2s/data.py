@@ -29,6 +29,11 @@ def doubling(ids: list[int]) -> list[int]:
     return [i for i in ids for _ in (0, 1)] + [EOS_ID]
 
 
+def doubling_text(sentence: str) -> str:
+    """"I love CUDA" -> "I I love love CUDA CUDA": the task itself, on text."""
+    return " ".join(w for w in sentence.split() for _ in (0, 1))
+
+
 @dataclass
 class TrainingBatch:
     src: torch.Tensor  # (B, T)

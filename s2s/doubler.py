@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from . import hub
+from .data import doubling_text
 from .limits import DEFAULT_TOP_K, check_request
 from .model import Generation, Seq2Seq
 from .tokenizer import EOS, EOS_ID, WordTokenizer
@@ -37,7 +38,7 @@ class DoubleResult:
     @property
     def expected(self) -> str:
         """The exact doubling of the input."""
-        return " ".join(w for w in self.input.split() for _ in (0, 1))
+        return doubling_text(self.input)
 
     @property
     def is_exact(self) -> bool:

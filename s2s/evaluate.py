@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .data import LENGTH_BUCKETS, collate, doubling, random_text_sentence
+from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence
 
 REAL_SENTENCES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_sentences.txt"
 
@@ -66,10 +66,6 @@ def score(pairs: list[tuple[str, str]]) -> dict:
     overall = {"n": total["n"], "exact_match": total["exact"] / max(total["n"], 1),
                "token_accuracy": total["right"] / max(total["tokens"], 1)}
     return {"overall": overall, "buckets": table}
-
-
-def doubling_text(sentence: str) -> str:
-    return " ".join(w for w in sentence.split() for _ in (0, 1))
 
 
 def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:

@@ -7,8 +7,8 @@ import pytest
 from safetensors import safe_open
 
 from s2s import WordDoubler
-from s2s.data import random_text_sentence
-from s2s.evaluate import REAL_SENTENCES, doubling_text
+from s2s.data import doubling_text, random_text_sentence
+from s2s.evaluate import REAL_SENTENCES
 from s2s.hub import BUNDLED
 
 
