@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import collate
-from .doubler import WordDoubler, split_into_chunks
+from .data import collate, doubling_text
+from .doubler import WordDoubler, rows_of, split_into_chunks
 from .limits import MIN_TOP_K, check_request
 from .loss import masked_nll, per_sentence_nll, unmasked_nll
-from .tokenizer import EOS, EOS_ID, PAD, PAD_ID
+from .tokenizer import EOS, PAD_ID
 
 
 @dataclass
@@ -54,21 +54,9 @@ class BatchView:
         return sum(not m for row in self.loss_mask for m in row)
 
 
-def rows_of(sentences: list[str], max_src_len: int) -> tuple[list[str], list[int], list[int]]:
-    """Sentences -> batch rows (long sentences split into chunks, as WordDoubler does), with each row's
-    sentence index and chunk index."""
-    rows, row_sentence, row_chunk = [], [], []
-    for index, sentence in enumerate(sentences):
-        for chunk_index, chunk in enumerate(split_into_chunks(sentence.split(), max_src_len)):
-            rows.append(" ".join(chunk))
-            row_sentence.append(index)
-            row_chunk.append(chunk_index)
-    return rows, row_sentence, row_chunk
-
-
 def expected_steps(sentence: str, max_src_len: int) -> list[list[str]]:
     """Per chunk, the words the decoder should emit for the exact doubling: each word twice, then <eos>."""
-    return [[w for w in chunk for _ in (0, 1)] + [EOS] for chunk in split_into_chunks(sentence.split(), max_src_len)]
+    return [doubling_text(" ".join(chunk)).split() + [EOS] for chunk in split_into_chunks(sentence.split(), max_src_len)]
 
 
 @torch.no_grad()
@@ -93,7 +81,7 @@ def batch_view(wd: WordDoubler, sentences: list[str]) -> BatchView:
     counts = torch.zeros(len(sentences), device=device).index_add_(0, owner, mask.sum(1).float())
 
     def words(ids: list[int], slots: list[str]) -> list[str]:
-        return [EOS if i == EOS_ID else PAD if i == PAD_ID else tokenizer.token(i, slots) for i in ids]
+        return [tokenizer.token(i, slots) for i in ids]
 
     src_ids = batch.src.tolist()
     target_ids = batch.tgt_out.tolist()

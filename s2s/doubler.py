@@ -13,7 +13,7 @@ from . import hub
 from .data import doubling_text
 from .limits import DEFAULT_TOP_K, check_request
 from .model import Generation, Seq2Seq
-from .tokenizer import EOS, EOS_ID, WordTokenizer
+from .tokenizer import WordTokenizer
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,18 @@ def split_into_chunks(words: list[str], max_len: int) -> list[list[str]]:
     return chunks
 
 
+def rows_of(sentences: list[str], max_src_len: int) -> tuple[list[str], list[int], list[int]]:
+    """Sentences -> batch rows: each sentence, or each chunk of a long one, is one row of the same
+    batch. Returns the rows, each row's sentence index and each row's chunk index."""
+    rows, row_sentence, row_chunk = [], [], []
+    for index, sentence in enumerate(sentences):
+        for chunk_index, chunk in enumerate(split_into_chunks(sentence.split(), max_src_len)):
+            rows.append(" ".join(chunk))
+            row_sentence.append(index)
+            row_chunk.append(chunk_index)
+    return rows, row_sentence, row_chunk
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -129,12 +141,7 @@ class WordDoubler:
     def double_batch(self, sentences: list[str], top_k: int) -> list[DoubleResult]:
         """One forward pass over sentences that `check_request` has already passed, perhaps in several
         requests: the micro-batcher merges them, so no per-request size limit applies here."""
-        # Every chunk of every sentence becomes one row of the same batch.
-        rows, owner = [], []
-        for index, sentence in enumerate(sentences):
-            for chunk in split_into_chunks(sentence.split(), self.max_src_len):
-                rows.append(" ".join(chunk))
-                owner.append(index)
+        rows, owner, _ = rows_of(sentences, self.max_src_len)
         batch = self.tokenizer.encode_batch(rows)
         generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k)
         row_results = self._decode_rows(generation, batch.slots)
@@ -158,17 +165,14 @@ class WordDoubler:
             n = int(generation.num_steps[row])
             steps = [
                 Step(
-                    token=self._word(tokens[row][s], row_slots),
+                    token=self.tokenizer.token(tokens[row][s], row_slots),
                     prob=probs[row][s],
-                    top_k=[(self._word(i, row_slots), p) for i, p in zip(top_ids[row][s], top_probs[row][s])],
+                    top_k=[(self.tokenizer.token(i, row_slots), p) for i, p in zip(top_ids[row][s], top_probs[row][s])],
                 )
                 for s in range(n)
             ]
             rows.append((self.tokenizer.decode(tokens[row][:n], row_slots), steps))
         return rows
-
-    def _word(self, token_id: int, slots: list[str]) -> str:
-        return EOS if token_id == EOS_ID else self.tokenizer.token(token_id, slots)
 
     def describe(self) -> dict:
         """What is serving: for a page footer or a log line."""
