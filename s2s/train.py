@@ -82,19 +82,23 @@ def machine_description(device: torch.device) -> str:
 
 
 def save_checkpoint(run_dir: Path, model, optimizer, state: dict) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    opt_state = optimizer.state_dict()
-    for index, param_state in opt_state["state"].items():
+    """Model and optimizer tensors in safetensors shards (one per kind, each small enough for a plain
+    git or Space push), the rest in checkpoint.json, written last."""
+    shards = {"model": {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
+    for index, param_state in optimizer.state_dict()["state"].items():
         for name, value in param_state.items():
-            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tmp = run_dir / "checkpoint.safetensors.tmp"
-    save_file(tensors, tmp)
-    os.replace(tmp, run_dir / "checkpoint.safetensors")  # never leave a half-written checkpoint
+            shards.setdefault(f"optim-{name}", {})[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    for group, tensors in shards.items():
+        path = run_dir / f"checkpoint-{group}.safetensors"
+        save_file(tensors, path.with_suffix(".tmp"))
+        os.replace(path.with_suffix(".tmp"), path)  # never leave a half-written shard
     (run_dir / "checkpoint.json").write_text(json.dumps(state, indent=1))
 
 
 def load_checkpoint(run_dir: Path, model, optimizer) -> dict:
-    tensors = load_file(run_dir / "checkpoint.safetensors")
+    tensors = {}
+    for path in sorted(run_dir.glob("checkpoint*.safetensors")):
+        tensors.update(load_file(path))
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     opt_state = optimizer.state_dict()
     opt_state["state"] = {}
@@ -163,7 +167,7 @@ def main(argv=None) -> None:
     model = Seq2Seq(config).to(device)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
     state = {"step": 0, "level": args.start_level, "best": None, "seconds": 0.0, "commands": []}
-    if args.resume and (run_dir / "checkpoint.safetensors").exists():
+    if args.resume and (run_dir / "checkpoint.json").exists():
         state = load_checkpoint(run_dir, model, optimizer)
         if is_main:
             print(f"resumed from {run_dir} at step {state['step']}, level {state['level']}", file=sys.stderr)

@@ -35,6 +35,8 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     train("--steps", "20", *common)
     first = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
     assert first["step"] == 20
+    # Never pickle: tensors in safetensors shards, the rest in JSON.
+    assert {p.suffix for p in (tmp_path / "run").iterdir()} == {".safetensors", ".json", ".jsonl", ".png"}
     done = train("--steps", "30", "--resume", *common)
     assert "resumed from" in done.stderr and "at step 20" in done.stderr
     state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
