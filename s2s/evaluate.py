@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence
+from .limits import MAX_SENTENCES
 
 REAL_SENTENCES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_sentences.txt"
 
@@ -68,15 +69,20 @@ def score(pairs: list[tuple[str, str]]) -> dict:
     return {"overall": overall, "buckets": table}
 
 
+def double_all(doubler, sentences: list[str]):
+    """Any number of sentences, in requests of the largest size the API takes."""
+    return [r for i in range(0, len(sentences), MAX_SENTENCES) for r in doubler.double(sentences[i : i + MAX_SENTENCES], top_k=1)]
+
+
 def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
     """Through WordDoubler.double (chunking included) on fresh random sentences and the real-sentence file."""
     rng = random.Random(seed)
     sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(min_len, max_len)) for _ in range(n)]
-    results = doubler.double(sentences, top_k=1)
+    results = double_all(doubler, sentences)
     report = {"random": score([(r.input, r.output) for r in results])}
     if REAL_SENTENCES.exists():
         real = [line for line in REAL_SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
-        real_results = doubler.double(real, top_k=1)
+        real_results = double_all(doubler, real)
         report["real"] = score([(r.input, r.output) for r in real_results])
         report["real"]["wrong"] = [r.input for r in real_results if r.output != doubling_text(r.input)]
     # Natively: the same kind of sentences, only as long as the model doubles in one row.
