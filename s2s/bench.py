@@ -65,6 +65,50 @@ def random_sentences(wd: WordDoubler, count: int, min_words: int, max_words: int
     return [random_text_sentence(rng, wd.tokenizer, rng.randint(min_words, max_words)) for _ in range(count)]
 
 
+def measure_app(model: str, sentences: list[str], top_k: int, repeat: int) -> tuple[float, list[float]]:
+    """Start `python app.py` on a free port; time it to the first served page, then time `repeat`
+    /double requests of `sentences` through gradio_client, end to end."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+    from pathlib import Path
+
+    from gradio_client import Client
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", S2S_MODEL=str(model))
+    root = Path(__file__).resolve().parent.parent
+    start = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as page:
+                    if page.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+            if server.poll() is not None or time.perf_counter() - start > 120:
+                raise SystemExit("python app.py did not serve a page within 120 s")
+        startup = time.perf_counter() - start
+        client = Client(url, verbose=False)
+        client.predict("I love CUDA", top_k, api_name="/double")  # warm-up
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            results = client.predict("\n".join(sentences), top_k, api_name="/double")
+            times.append(time.perf_counter() - t)
+            assert len(results) == len(sentences)
+        return startup, times
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default=os.environ.get("S2S_MODEL", "weights"), help="weights directory or Hub repo id (env S2S_MODEL)")
@@ -77,6 +121,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for the random sentences")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--app", action="store_true", help="also time `python app.py` to its first page and the same request through gradio_client")
     return p.parse_args(argv)
 
 
@@ -98,6 +143,10 @@ def main(argv=None) -> None:
     identical = all(r.identical for r in runs)
     mismatches = sorted({i for r in runs for i in r.mismatches})
     print(f"identical:      {'yes' if identical else f'no, sentences {mismatches}'}")
+    if args.app:
+        startup, times = measure_app(args.model, sentences, args.top_k, args.repeat)
+        print(f"python app.py to first served page: {startup:.2f} s")
+        print(f"/double via gradio_client, {n} sentences: best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s")
 
 
 if __name__ == "__main__":
