@@ -47,7 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
-    p.add_argument("--steps", type=int, default=40000, help="total steps; the LR decays over the last 20%%")
+    p.add_argument("--steps", type=int, default=40000, help="total steps")
+    p.add_argument("--decay-start", type=int, default=None, help="step where the cosine LR decay begins (default: 80%% of --steps)")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this long; 0 = no limit")
     p.add_argument("--clip", type=float, default=5.0, help="gradient-norm clip: GRU gradients can explode on long sentences")
     p.add_argument("--start-level", type=int, default=4, help="curriculum's first length level")
@@ -62,10 +63,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def learning_rate(step: int, args) -> float:
-    """Warm-up, constant, then cosine decay to 10% over the last fifth of the steps."""
+    """Warm-up, constant, then cosine decay to 10% from `--decay-start` (default: the last fifth) to the end."""
     if step < args.warmup:
         return args.lr * (step + 1) / args.warmup
-    decay_start = int(0.8 * args.steps)
+    decay_start = int(0.8 * args.steps) if args.decay_start is None else args.decay_start
     if step < decay_start:
         return args.lr
     progress = min(1.0, (step - decay_start) / max(1, args.steps - decay_start))

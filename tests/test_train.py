@@ -54,3 +54,13 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert [r["step"] for r in rows] == [3, 6]  # only rank 0 evaluates and logs
     assert all(r["processes"] == 2 for r in rows)
     assert WordDoubler.from_pretrained(str(tmp_path / "w"), device="cpu").double(["hello world"])[0].steps
+
+
+def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
+    from s2s.train import learning_rate, parse_args
+
+    args = parse_args(["--lr", "1", "--warmup", "10", "--steps", "100", "--decay-start", "50"])
+    rates = [learning_rate(step, args) for step in range(101)]
+    assert rates[0] == 0.1 and rates[9] == 1.0 and rates[50] == 1.0
+    assert all(a >= b for a, b in zip(rates[50:], rates[51:])) and rates[100] == 0.1
+    assert learning_rate(80, parse_args(["--lr", "1", "--steps", "100"])) == 1.0  # default: the last fifth decays
