@@ -98,7 +98,7 @@ def save_checkpoint(run_dir: Path, model, optimizer, state: dict) -> None:
 
 def load_checkpoint(run_dir: Path, model, optimizer) -> dict:
     tensors = {}
-    for path in sorted(run_dir.glob("checkpoint*.safetensors")):
+    for path in sorted(run_dir.glob("checkpoint-*.safetensors")):
         tensors.update(load_file(path))
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     opt_state = optimizer.state_dict()
