@@ -170,6 +170,9 @@ def main(argv=None) -> None:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
     state = {"step": 0, "level": args.start_level, "best": None, "seconds": 0.0, "commands": []}
     if args.resume and (run_dir / "checkpoint.json").exists():
+        saved = json.loads((run_dir / "checkpoint.json").read_text()).get("config", asdict(config))
+        if saved != asdict(config):  # the architecture flags must be the ones the checkpoint was made with
+            raise SystemExit(f"--resume: the flags describe the model {asdict(config)}, the checkpoint holds {saved}")
         state = load_checkpoint(run_dir, model, optimizer)
         if is_main:
             print(f"resumed from {run_dir} at step {state['step']}, level {state['level']}", file=sys.stderr)
@@ -235,6 +238,7 @@ def main(argv=None) -> None:
                 if exact_level >= args.level_threshold:
                     curriculum.raise_level()
                 state["level"] = curriculum.level
+                state["config"] = asdict(config)
                 save_checkpoint(run_dir, model, optimizer, state)
                 plot_curve(log_path, run_dir / "learning_curve.png")
                 level = torch.tensor([curriculum.level])

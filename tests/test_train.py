@@ -43,6 +43,9 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     assert state["step"] == 30 and len(state["commands"]) == 2 and state["seconds"] >= first["seconds"]
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [10, 20, 30]  # no step trained twice
+    other_model = subprocess.run([sys.executable, "-m", "s2s.train", *TINY, "--hidden-size", "48", "--steps", "40",
+                                  "--resume", *common], capture_output=True, text=True, timeout=300)
+    assert other_model.returncode != 0 and "the checkpoint holds" in other_model.stderr
 
 
 def test_torchrun_two_cpu_processes(tmp_path):
