@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence
+from .doubler import split_into_chunks
 from .limits import MAX_SENTENCES
 
 REAL_SENTENCES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_sentences.txt"
@@ -40,6 +41,24 @@ def native_length(by_length: dict[int, float], threshold: float = 0.99, window: 
             break
         native = n
     return native
+
+
+def predicted_exact_match(by_length: dict[int, float], chunk_length: int, max_len: int) -> float:
+    """Expected exact match over sentences of 1..max_len words (each length equally likely) when they are
+    doubled in chunks of at most chunk_length words, each chunk right at its length's measured rate."""
+    total = 0.0
+    for n in range(1, max_len + 1):
+        right = 1.0
+        for chunk in split_into_chunks(list(range(n)), chunk_length):
+            right *= by_length[len(chunk)]
+        total += right
+    return total / max_len
+
+
+def best_chunk_length(by_length: dict[int, float], max_len: int) -> int:
+    """The max_src_len to ship: the chunk length that gets the most sentences right, the longest on a tie
+    (fewer chunks, fewer rows). A long native row can lose to two short chunks that are each surer."""
+    return max(sorted(by_length), key=lambda m: (predicted_exact_match(by_length, m, max_len), m))
 
 
 def bucket_of(n: int) -> str:

@@ -7,6 +7,8 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
+from .evaluate import native_length
+
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
 
@@ -43,7 +45,7 @@ batching sequence-to-sequence models (padding, packing, masked loss, batch invar
 | vocabulary | {vocabulary_words:,} English words + {config.vocab_size - vocabulary_words - 3} slot tokens + `<pad>` `<sos>` `<eos>` |
 | embedding | {config.embed_size}, shared by encoder input, decoder input and output layer |
 | GRU | {config.num_layers} layer(s) x {config.hidden_size} units, encoder and decoder |
-| native length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks |
+| chunk length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks, the length that measured best |
 | source order | {"reversed" if config.reverse_source else "as written"} |
 | storage | `model.safetensors` in float16, upcast to float32 at load; `config.json`; `tokenizer.json` |
 
@@ -60,7 +62,8 @@ with a combined length curriculum:
 ```
 
 - steps: {training["steps"]:,}; wall time: {hours:.2f} h on {training["machine"]}
-- held-out exact match by length during training (native, no chunking): {native}
+- native length (every 4 consecutive lengths up to it at >= 99% exact): {native_length(training["native_by_length"])} words
+- held-out exact match by length at export (one row each, no chunking): {native}
 
 ## Evaluation
 

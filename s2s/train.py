@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .data import Curriculum, SentenceSampler, build_vocabulary
-from .evaluate import native_exact_match, native_length
+from .evaluate import best_chunk_length, native_exact_match, native_length, predicted_exact_match
 from .loss import masked_nll
 from .model import Seq2Seq, Seq2SeqConfig
 from .tokenizer import PAD_ID, WordTokenizer
@@ -59,6 +59,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1234, help="seed for weights and data")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--export-only", action="store_true",
+                   help="with --resume: train no further; measure the checkpoint on --export-per-length fresh sentences "
+                        "per length, choose its chunk length and write it to --out")
+    p.add_argument("--export-per-length", type=int, default=256, help="sentences per length measured by --export-only")
     return p.parse_args(argv)
 
 
@@ -96,7 +100,7 @@ def save_checkpoint(run_dir: Path, model, optimizer, state: dict) -> None:
     (run_dir / "checkpoint.json").write_text(json.dumps(state, indent=1))
 
 
-def load_checkpoint(run_dir: Path, model, optimizer) -> dict:
+def load_checkpoint(run_dir: Path, model, optimizer) -> None:
     tensors = {}
     for path in sorted(run_dir.glob("checkpoint-*.safetensors")):
         tensors.update(load_file(path))
@@ -108,7 +112,6 @@ def load_checkpoint(run_dir: Path, model, optimizer) -> dict:
             _, index, name = key.split(".", 2)
             opt_state["state"].setdefault(int(index), {})[name] = value
     optimizer.load_state_dict(opt_state)
-    return json.loads((run_dir / "checkpoint.json").read_text())
 
 
 def plot_curve(log_path: Path, png_path: Path) -> None:
@@ -170,13 +173,20 @@ def main(argv=None) -> None:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
     state = {"step": 0, "level": args.start_level, "best": None, "seconds": 0.0, "commands": []}
     if args.resume and (run_dir / "checkpoint.json").exists():
-        saved = json.loads((run_dir / "checkpoint.json").read_text()).get("config", asdict(config))
-        if saved != asdict(config):  # the architecture flags must be the ones the checkpoint was made with
-            raise SystemExit(f"--resume: the flags describe the model {asdict(config)}, the checkpoint holds {saved}")
-        state = load_checkpoint(run_dir, model, optimizer)
+        saved = json.loads((run_dir / "checkpoint.json").read_text())
+        if saved.get("config", asdict(config)) != asdict(config):  # the flags must describe the checkpoint's model
+            raise SystemExit(f"--resume: the flags describe the model {asdict(config)}, the checkpoint holds {saved['config']}")
+        load_checkpoint(run_dir, model, optimizer)
+        state = saved
         if is_main:
             print(f"resumed from {run_dir} at step {state['step']}, level {state['level']}", file=sys.stderr)
+    elif args.export_only:
+        raise SystemExit(f"--export-only: no checkpoint in {run_dir} (and --resume is needed to read one)")
     state["commands"].append(" ".join(["python -m s2s.train"] + (sys.argv[1:] if argv is None else list(argv))))
+    if args.export_only:
+        if is_main:
+            export_checkpoint(model, tokenizer, config, state, args, device)
+        return
     curriculum = Curriculum(args.max_len, state["level"], step=args.level_step)
     # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
     rng = random.Random(args.seed * 1_000_003 + rank * 7919 + state["step"])
@@ -234,7 +244,7 @@ def main(argv=None) -> None:
                 score = [native, exact_all]
                 if state["best"] is None or score > state["best"]["score"]:
                     state["best"] = {"score": score, "step": state["step"], "by_length": by_length}
-                    export(model, tokenizer, config, native, Path(args.out), state, device, by_length)
+                    export(model, tokenizer, config, best_chunk_length(by_length, args.max_len), Path(args.out), state, device, by_length)
                 if exact_level >= args.level_threshold:
                     curriculum.raise_level()
                 state["level"] = curriculum.level
@@ -252,10 +262,24 @@ def main(argv=None) -> None:
         dist.destroy_process_group()
 
 
-def export(model, tokenizer, config, native: int, out: Path, state: dict, device, by_length: dict) -> None:
-    """Write the deployable model: its native length is what it has shown it can double in one row."""
+def export_checkpoint(model, tokenizer, config, state: dict, args, device) -> None:
+    """--export-only: measure the checkpoint on a larger fresh set than the training evaluation's (whose
+    64 sentences per length cannot tell 99.5% from 100%), then export it with the best chunk length."""
+    sampler = SentenceSampler(tokenizer, seed=args.seed + 424_243)  # neither training's nor evaluation's sentences
+    sources = [sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.export_per_length)]
+    model.eval()
+    by_length = native_exact_match(model, sources, device=device)
+    chunk_length = best_chunk_length(by_length, args.max_len)
+    print(json.dumps({"step": state["step"], "native_length": native_length(by_length), "chunk_length": chunk_length,
+                      "predicted_exact_match": predicted_exact_match(by_length, chunk_length, args.max_len),
+                      "exact_match_by_length": by_length}), file=sys.stderr)
+    export(model, tokenizer, config, chunk_length, Path(args.out), state, device, by_length)
+
+
+def export(model, tokenizer, config, max_src_len: int, out: Path, state: dict, device, by_length: dict) -> None:
+    """Write the deployable model; longer sentences than max_src_len will be doubled in chunks."""
     out.mkdir(parents=True, exist_ok=True)
-    exported = Seq2Seq(Seq2SeqConfig(**{**asdict(config), "max_src_len": max(native, 1)}))
+    exported = Seq2Seq(Seq2SeqConfig(**{**asdict(config), "max_src_len": max(max_src_len, 1)}))
     exported.load_state_dict(model.state_dict())
     exported.save_pretrained(out)
     tokenizer.save(out / "tokenizer.json")

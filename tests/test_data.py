@@ -3,7 +3,7 @@
 import random
 
 from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence
-from s2s.evaluate import native_length, score
+from s2s.evaluate import best_chunk_length, native_length, predicted_exact_match, score
 from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID
 
 from helpers import tiny_tokenizer
@@ -68,3 +68,13 @@ def test_native_length_is_the_longest_reliably_doubled_prefix():
     assert native_length(by_length) == 10
     by_length.update({8: 0.9, 9: 1.0, 10: 1.0})
     assert native_length(by_length) == 7
+
+
+def test_chunk_length_is_the_one_that_gets_most_sentences_right():
+    perfect = {n: 1.0 for n in range(1, 9)}
+    assert best_chunk_length(perfect, 8) == 8  # on a tie, the longest: fewer rows
+    shaky_long = {**perfect, 5: 0.9, 6: 0.9, 7: 0.9, 8: 0.9}
+    assert best_chunk_length(shaky_long, 8) == 4
+    # 8 words in chunks of at most 3: 3 + 3 + 2 words, each chunk right at its length's rate.
+    rates = {1: 1.0, 2: 0.9, 3: 0.8, 4: 0.5}
+    assert predicted_exact_match(rates, 3, 4) == (1.0 + 0.9 + 0.8 + 0.9 * 0.9) / 4

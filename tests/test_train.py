@@ -48,6 +48,24 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     assert other_model.returncode != 0 and "the checkpoint holds" in other_model.stderr
 
 
+def test_export_only_writes_the_checkpoint_with_its_best_chunk_length(tmp_path):
+    run = ["--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run")]
+    train("--steps", "10", "--eval-every", "10", *run)
+    before = (tmp_path / "run" / "checkpoint.json").read_text()
+    done = train("--resume", "--export-only", "--export-per-length", "3", "--out", str(tmp_path / "exported"),
+                 "--run-dir", str(tmp_path / "run"))
+    measured = json.loads(done.stderr.strip().splitlines()[-1])
+    assert measured["step"] == 10 and set(measured["exact_match_by_length"]) == {str(n) for n in range(1, 9)}
+    config = json.loads((tmp_path / "exported" / "config.json").read_text())
+    assert config["max_src_len"] == measured["chunk_length"]
+    assert "--export-only" in (tmp_path / "exported" / "README.md").read_text()
+    assert (tmp_path / "run" / "checkpoint.json").read_text() == before  # nothing trained, nothing saved
+    assert WordDoubler.from_pretrained(str(tmp_path / "exported"), device="cpu").double(["I love CUDA"])[0].steps
+    no_checkpoint = subprocess.run([sys.executable, "-m", "s2s.train", *TINY, "--resume", "--export-only",
+                                    "--run-dir", str(tmp_path / "empty")], capture_output=True, text=True, timeout=300)
+    assert no_checkpoint.returncode != 0 and "no checkpoint" in no_checkpoint.stderr
+
+
 def test_torchrun_two_cpu_processes(tmp_path):
     pytest.importorskip("torch.distributed.run")
     launcher = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "s2s.train")
