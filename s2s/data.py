@@ -59,14 +59,15 @@ def collate(sources: list[list[int]]) -> TrainingBatch:
 class SentenceSampler:
     """Random sentences as ids, the way the tokenizer would encode them.
 
-    Words are drawn uniformly from the vocabulary half of the time (so every embedding
-    is trained) and by a Zipf-like rank law otherwise (so common words repeat, as in
-    English). About one word in five is outside the vocabulary: it takes the next slot
+    A sentence's words are drawn uniformly from the vocabulary (so every embedding is
+    trained; `s2s.evaluate` draws this way) with probability `uniform_share`, and by a
+    Zipf-like rank law otherwise (so common words repeat, as in English). About one word in five is outside the vocabulary: it takes the next slot
     in order of first appearance, and sometimes repeats an earlier unknown word.
     """
 
-    def __init__(self, tokenizer: WordTokenizer, seed: int, oov_rate: float = 0.2):
+    def __init__(self, tokenizer: WordTokenizer, seed: int, oov_rate: float = 0.2, uniform_share: float = 0.5):
         self.rng = random.Random(seed)
+        self.uniform_share = uniform_share
         self.first_word_id = tokenizer.first_word_id
         self.vocab_size = tokenizer.vocab_size
         self.num_slots = tokenizer.num_slots
@@ -77,7 +78,7 @@ class SentenceSampler:
 
     def sentence(self, length: int) -> list[int]:
         rng = self.rng
-        if rng.random() < 0.5:
+        if rng.random() < self.uniform_share:
             words = [rng.randrange(self.first_word_id, self.vocab_size) for _ in range(length)]
         else:
             words = rng.choices(self.word_ids, weights=self.zipf_weights, k=length)

@@ -12,7 +12,7 @@ import torch
 
 from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence
 from .doubler import split_into_chunks
-from .limits import MAX_SENTENCES
+from .limits import MAX_CHARS, MAX_SENTENCES
 
 REAL_SENTENCES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_sentences.txt"
 
@@ -89,8 +89,15 @@ def score(pairs: list[tuple[str, str]]) -> dict:
 
 
 def double_all(doubler, sentences: list[str]):
-    """Any number of sentences, in requests of the largest size the API takes."""
-    return [r for i in range(0, len(sentences), MAX_SENTENCES) for r in doubler.double(sentences[i : i + MAX_SENTENCES], top_k=1)]
+    """Any number of sentences, in the largest requests the API takes (by sentences and by characters)."""
+    results, request, chars = [], [], 0
+    for sentence in sentences:
+        if request and (len(request) == MAX_SENTENCES or chars + len(sentence) > MAX_CHARS):
+            results += doubler.double(request, top_k=1)
+            request, chars = [], 0
+        request.append(sentence)
+        chars += len(sentence)
+    return results + (doubler.double(request, top_k=1) if request else [])
 
 
 def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:

@@ -43,6 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--freeze-embedding", action="store_true", help="keep the random word vectors fixed (learn to copy any vector)")
     p.add_argument("--num-layers", type=int, default=1, help="GRU layers in encoder and decoder")
     p.add_argument("--dropout", type=float, default=0.0, help="dropout on decoder inputs (synthetic data cannot be memorised)")
+    p.add_argument("--uniform-share", type=float, default=0.5,
+                   help="share of training sentences with words drawn uniformly from the vocabulary, the rest by "
+                        "a Zipf law as in English (s2s.evaluate draws uniformly; rare words are the hard ones)")
     p.add_argument("--batch-size", type=int, default=256, help="sentences per step (per process)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
@@ -190,7 +193,7 @@ def main(argv=None) -> None:
     curriculum = Curriculum(args.max_len, state["level"], step=args.level_step)
     # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
     rng = random.Random(args.seed * 1_000_003 + rank * 7919 + state["step"])
-    sampler = SentenceSampler(tokenizer, seed=rng.randrange(2**31))
+    sampler = SentenceSampler(tokenizer, seed=rng.randrange(2**31), uniform_share=args.uniform_share)
     eval_sampler = SentenceSampler(tokenizer, seed=args.seed + 99_991)  # the fixed held-out set
     eval_sources = [eval_sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.eval_per_length)]
     trainer = DistributedDataParallel(model) if distributed else model
@@ -265,7 +268,8 @@ def main(argv=None) -> None:
 def export_checkpoint(model, tokenizer, config, state: dict, args, device) -> None:
     """--export-only: measure the checkpoint on a larger fresh set than the training evaluation's (whose
     64 sentences per length cannot tell 99.5% from 100%), then export it with the best chunk length."""
-    sampler = SentenceSampler(tokenizer, seed=args.seed + 424_243)  # neither training's nor evaluation's sentences
+    # Neither training's nor evaluation's sentences, with words drawn as s2s.evaluate draws them.
+    sampler = SentenceSampler(tokenizer, seed=args.seed + 424_243, uniform_share=1.0)
     sources = [sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.export_per_length)]
     model.eval()
     by_length = native_exact_match(model, sources, device=device)

@@ -4,7 +4,7 @@ import random
 
 from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence
 from s2s.evaluate import best_chunk_length, native_length, predicted_exact_match, score
-from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID
+from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
 
 from helpers import tiny_tokenizer
 
@@ -78,3 +78,13 @@ def test_chunk_length_is_the_one_that_gets_most_sentences_right():
     # 8 words in chunks of at most 3: 3 + 3 + 2 words, each chunk right at its length's rate.
     rates = {1: 1.0, 2: 0.9, 3: 0.8, 4: 0.5}
     assert predicted_exact_match(rates, 3, 4) == (1.0 + 0.9 + 0.8 + 0.9 * 0.9) / 4
+
+
+def test_uniform_share_decides_how_often_rare_words_come():
+    tok = WordTokenizer([f"word{i}" for i in range(2000)], num_slots=8)  # id order = frequency rank
+    def mean_id(share):
+        sampler = SentenceSampler(tok, seed=3, oov_rate=0.0, uniform_share=share)
+        ids = [i for _ in range(200) for i in sampler.sentence(10)]
+        return sum(ids) / len(ids)
+    assert mean_id(0.0) < 0.6 * mean_id(1.0)  # Zipf: mostly common (low-id) words
+    assert abs(mean_id(1.0) - (tok.first_word_id + tok.vocab_size - 1) / 2) < 60
