@@ -61,13 +61,18 @@ class SentenceSampler:
 
     A sentence's words are drawn uniformly from the vocabulary (so every embedding is
     trained; `s2s.evaluate` draws this way) with probability `uniform_share`, and by a
-    Zipf-like rank law otherwise (so common words repeat, as in English). About one word in five is outside the vocabulary: it takes the next slot
-    in order of first appearance, and sometimes repeats an earlier unknown word.
+    Zipf-like rank law otherwise (so common words repeat, as in English). About one word
+    in five is outside the vocabulary: it takes the next slot in order of first
+    appearance, and sometimes repeats an earlier unknown word. A `run_share` of sentences
+    say one word 2-5 times in a row ("no no no"): without them the decoder never learns
+    to count copies of the same word and says "no no no no".
     """
 
-    def __init__(self, tokenizer: WordTokenizer, seed: int, oov_rate: float = 0.2, uniform_share: float = 0.5):
+    def __init__(self, tokenizer: WordTokenizer, seed: int, oov_rate: float = 0.2, uniform_share: float = 0.5,
+                 run_share: float = 0.25):
         self.rng = random.Random(seed)
         self.uniform_share = uniform_share
+        self.run_share = run_share
         self.first_word_id = tokenizer.first_word_id
         self.vocab_size = tokenizer.vocab_size
         self.num_slots = tokenizer.num_slots
@@ -82,8 +87,15 @@ class SentenceSampler:
             words = [rng.randrange(self.first_word_id, self.vocab_size) for _ in range(length)]
         else:
             words = rng.choices(self.word_ids, weights=self.zipf_weights, k=length)
+        run_start, run_length = -1, 0
+        if length >= 2 and rng.random() < self.run_share:
+            run_length = rng.randint(2, min(5, length))
+            run_start = rng.randrange(length - run_length + 1)
         ids, slots_used = [], 0
-        for word in words:
+        for i, word in enumerate(words):
+            if run_start < i < run_start + run_length:
+                ids.append(ids[-1])  # the run's word again (slots keep their order of first appearance)
+                continue
             if rng.random() < self.oov_rate:
                 if slots_used and (slots_used == self.num_slots or rng.random() < 0.25):
                     word = FIRST_SLOT_ID + rng.randrange(slots_used)  # an unknown word seen before

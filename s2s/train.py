@@ -46,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--uniform-share", type=float, default=0.5,
                    help="share of training sentences with words drawn uniformly from the vocabulary, the rest by "
                         "a Zipf law as in English (s2s.evaluate draws uniformly; rare words are the hard ones)")
+    p.add_argument("--run-share", type=float, default=0.25,
+                   help='share of training sentences that repeat one word 2-5 times in a row ("no no no")')
     p.add_argument("--batch-size", type=int, default=256, help="sentences per step (per process)")
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
@@ -193,7 +195,7 @@ def main(argv=None) -> None:
     curriculum = Curriculum(args.max_len, state["level"], step=args.level_step)
     # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
     rng = random.Random(args.seed * 1_000_003 + rank * 7919 + state["step"])
-    sampler = SentenceSampler(tokenizer, seed=rng.randrange(2**31), uniform_share=args.uniform_share)
+    sampler = SentenceSampler(tokenizer, seed=rng.randrange(2**31), uniform_share=args.uniform_share, run_share=args.run_share)
     eval_sampler = SentenceSampler(tokenizer, seed=args.seed + 99_991)  # the fixed held-out set
     eval_sources = [eval_sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.eval_per_length)]
     trainer = DistributedDataParallel(model) if distributed else model

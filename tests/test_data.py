@@ -88,3 +88,25 @@ def test_uniform_share_decides_how_often_rare_words_come():
         return sum(ids) / len(ids)
     assert mean_id(0.0) < 0.6 * mean_id(1.0)  # Zipf: mostly common (low-id) words
     assert abs(mean_id(1.0) - (tok.first_word_id + tok.vocab_size - 1) / 2) < 60
+
+
+def longest_runs(sampler, n: int = 400) -> list[int]:
+    """The longest stretch of one word said again and again, per sampled 8-word sentence."""
+    runs = []
+    for _ in range(n):
+        ids = sampler.sentence(8)
+        run = longest = 1
+        for a, b in zip(ids, ids[1:]):
+            run = run + 1 if a == b else 1
+            longest = max(longest, run)
+        runs.append(longest)
+    return runs
+
+
+def test_some_sentences_repeat_one_word_in_a_row():
+    tok = WordTokenizer([f"word{i}" for i in range(2000)], num_slots=8)
+    runs = longest_runs(SentenceSampler(tok, seed=11, oov_rate=0.0, uniform_share=1.0, run_share=0.5))
+    assert 0.4 < sum(r >= 2 for r in runs) / len(runs) < 0.65
+    assert max(runs) >= 5  # long enough that the decoder must count its copies
+    never = longest_runs(SentenceSampler(tok, seed=11, oov_rate=0.0, uniform_share=1.0, run_share=0.0))
+    assert sum(r >= 2 for r in never) / len(never) < 0.03
