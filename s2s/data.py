@@ -171,3 +171,12 @@ def random_text_sentence(rng: random.Random, tokenizer: WordTokenizer, length: i
         else:
             words.append(rng.choice(tokenizer.words))
     return " ".join(words)
+
+
+def with_repeated_word(rng: random.Random, sentence: str) -> str:
+    """The sentence with one of its words said 2-5 times in a row ("no no no"), over the words after it."""
+    words = sentence.split()
+    run = rng.randint(2, min(5, len(words)))
+    start = rng.randrange(len(words) - run + 1)
+    words[start : start + run] = [words[start]] * run
+    return " ".join(words)

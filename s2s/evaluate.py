@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence
+from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence, with_repeated_word
 from .doubler import split_into_chunks
 from .limits import MAX_CHARS, MAX_SENTENCES
 
@@ -116,6 +116,11 @@ def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
     native_sources = [doubler.tokenizer.encode(random_text_sentence(rng, doubler.tokenizer, rng.randint(1, native_max)))[0] for _ in range(n)]
     by_length = native_exact_match(doubler.model, native_sources, device=doubler.device)
     report["native"] = {"max_src_len": native_max, "exact_match_by_length": by_length}
+    # One word said 2-5 times in a row ("no no no"): the decoder has to count its copies.
+    rng = random.Random(seed + 1)
+    repeats = [with_repeated_word(rng, random_text_sentence(rng, doubler.tokenizer, rng.randint(max(2, min_len), max_len)))
+               for _ in range(max(1, n // 4))]
+    report["repeats"] = score([(r.input, r.output) for r in double_all(doubler, repeats)])
     return report
 
 

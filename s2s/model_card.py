@@ -93,7 +93,7 @@ def write_evaluation(out: Path, report: dict) -> None:
     """Replace the card's evaluation section with an `s2s.evaluate` report."""
     path = Path(out) / "README.md"
     rows = ["| sentences | length bucket | n | exact match | token accuracy |", "|---|---|---|---|---|"]
-    for name in ("random", "real"):
+    for name in ("random", "real", "repeats"):
         if name not in report:
             continue
         part = report[name]
@@ -105,7 +105,8 @@ def write_evaluation(out: Path, report: dict) -> None:
     native_line = ", ".join(f"{n}: {a:.3f}" for n, a in native["exact_match_by_length"].items())
     section = (
         f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), greedy decoding, measured by\n"
-        f"`{report['command']}`:\n\n" + "\n".join(rows) +
+        f"`{report['command']}`. *random*: fresh random sentences; *real*: `tests/data/real_sentences.txt`;\n"
+        f"*repeats*: random sentences with one word said 2-5 times in a row.\n\n" + "\n".join(rows) +
         f"\n\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
     )
     card = path.read_text(encoding="utf-8")

@@ -2,7 +2,7 @@
 
 import random
 
-from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence
+from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence, with_repeated_word
 from s2s.evaluate import best_chunk_length, native_length, predicted_exact_match, score
 from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
 
@@ -110,3 +110,13 @@ def test_some_sentences_repeat_one_word_in_a_row():
     assert max(runs) >= 5  # long enough that the decoder must count its copies
     never = longest_runs(SentenceSampler(tok, seed=11, oov_rate=0.0, uniform_share=1.0, run_share=0.0))
     assert sum(r >= 2 for r in never) / len(never) < 0.03
+
+
+def test_with_repeated_word_says_one_word_again_and_again():
+    rng = random.Random(4)
+    for _ in range(50):
+        sentence = " ".join(f"w{i}" for i in range(rng.randint(2, 12)))
+        repeated = with_repeated_word(rng, sentence).split()
+        assert len(repeated) == len(sentence.split())
+        changed = [i for i, (a, b) in enumerate(zip(sentence.split(), repeated)) if a != b]
+        assert 1 <= len(changed) <= 4 and all(repeated[i] == repeated[changed[0] - 1] for i in changed)
