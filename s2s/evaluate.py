@@ -55,10 +55,14 @@ def predicted_exact_match(by_length: dict[int, float], chunk_length: int, max_le
     return total / max_len
 
 
-def best_chunk_length(by_length: dict[int, float], max_len: int) -> int:
+def best_chunk_length(by_length: dict[int, float], max_len: int, per_length: int) -> int:
     """The max_src_len to ship: the chunk length that gets the most sentences right, the longest on a tie
-    (fewer chunks, fewer rows). A long native row can lose to two short chunks that are each surer."""
-    return max(sorted(by_length), key=lambda m: (predicted_exact_match(by_length, m, max_len), m))
+    (fewer chunks, fewer rows). A long native row can lose to two short chunks that are each surer.
+    Rates measured on per_length sentences are taken as (hits + 1) / (per_length + 2) (Laplace's rule of
+    succession): a length that never failed in 256 tries is not certain, and cutting into many such chunks
+    multiplies their small risks."""
+    rates = {n: (rate * per_length + 1) / (per_length + 2) for n, rate in by_length.items()}
+    return max(sorted(rates), key=lambda m: (predicted_exact_match(rates, m, max_len), m))
 
 
 def bucket_of(n: int) -> str:

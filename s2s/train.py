@@ -249,7 +249,7 @@ def main(argv=None) -> None:
                 score = [native, exact_all]
                 if state["best"] is None or score > state["best"]["score"]:
                     state["best"] = {"score": score, "step": state["step"], "by_length": by_length}
-                    export(model, tokenizer, config, best_chunk_length(by_length, args.max_len), Path(args.out), state, device, by_length)
+                    export(model, tokenizer, config, best_chunk_length(by_length, args.max_len, args.eval_per_length), Path(args.out), state, device, by_length)
                 if exact_level >= args.level_threshold:
                     curriculum.raise_level()
                 state["level"] = curriculum.level
@@ -275,7 +275,7 @@ def export_checkpoint(model, tokenizer, config, state: dict, args, device) -> No
     sources = [sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.export_per_length)]
     model.eval()
     by_length = native_exact_match(model, sources, device=device)
-    chunk_length = best_chunk_length(by_length, args.max_len)
+    chunk_length = best_chunk_length(by_length, args.max_len, args.export_per_length)
     print(json.dumps({"step": state["step"], "native_length": native_length(by_length), "chunk_length": chunk_length,
                       "predicted_exact_match": predicted_exact_match(by_length, chunk_length, args.max_len),
                       "exact_match_by_length": by_length}), file=sys.stderr)

@@ -72,9 +72,10 @@ def test_native_length_is_the_longest_reliably_doubled_prefix():
 
 def test_chunk_length_is_the_one_that_gets_most_sentences_right():
     perfect = {n: 1.0 for n in range(1, 9)}
-    assert best_chunk_length(perfect, 8) == 8  # on a tie, the longest: fewer rows
+    assert best_chunk_length(perfect, 8, per_length=100) == 8  # never-failed chunks still carry risk: fewest
     shaky_long = {**perfect, 5: 0.9, 6: 0.9, 7: 0.9, 8: 0.9}
-    assert best_chunk_length(shaky_long, 8) == 4
+    assert best_chunk_length(shaky_long, 8, per_length=100) == 4
+    assert best_chunk_length({**perfect, 8: 0.97}, 8, per_length=100) < 8  # 3 misses in 100 at 8 words
     # 8 words in chunks of at most 3: 3 + 3 + 2 words, each chunk right at its length's rate.
     rates = {1: 1.0, 2: 0.9, 3: 0.8, 4: 0.5}
     assert predicted_exact_match(rates, 3, 4) == (1.0 + 0.9 + 0.8 + 0.9 * 0.9) / 4
