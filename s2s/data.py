@@ -87,13 +87,10 @@ class SentenceSampler:
             words = [rng.randrange(self.first_word_id, self.vocab_size) for _ in range(length)]
         else:
             words = rng.choices(self.word_ids, weights=self.zipf_weights, k=length)
-        run_start, run_length = -1, 0
-        if length >= 2 and rng.random() < self.run_share:
-            run_length = rng.randint(2, min(5, length))
-            run_start = rng.randrange(length - run_length + 1)
+        run = pick_run(rng, length) if length >= 2 and rng.random() < self.run_share else range(0)
         ids, slots_used = [], 0
         for i, word in enumerate(words):
-            if run_start < i < run_start + run_length:
+            if i in run[1:]:
                 ids.append(ids[-1])  # the run's word again (slots keep their order of first appearance)
                 continue
             if rng.random() < self.oov_rate:
@@ -173,10 +170,16 @@ def random_text_sentence(rng: random.Random, tokenizer: WordTokenizer, length: i
     return " ".join(words)
 
 
+def pick_run(rng: random.Random, length: int) -> range:
+    """Positions of a sentence of `length` >= 2 words where one word is said 2-5 times in a row."""
+    run_length = rng.randint(2, min(5, length))
+    start = rng.randrange(length - run_length + 1)
+    return range(start, start + run_length)
+
+
 def with_repeated_word(rng: random.Random, sentence: str) -> str:
     """The sentence with one of its words said 2-5 times in a row ("no no no"), over the words after it."""
     words = sentence.split()
-    run = rng.randint(2, min(5, len(words)))
-    start = rng.randrange(len(words) - run + 1)
-    words[start : start + run] = [words[start]] * run
+    run = pick_run(rng, len(words))
+    words[run.start : run.stop] = [words[run.start]] * len(run)
     return " ".join(words)

@@ -81,8 +81,13 @@ def test_chunk_length_is_the_one_that_gets_most_sentences_right():
     assert predicted_exact_match(rates, 3, 4) == (1.0 + 0.9 + 0.8 + 0.9 * 0.9) / 4
 
 
+def ranked_tokenizer() -> WordTokenizer:
+    """2,000 words whose id order is their frequency rank, as in the real vocabulary."""
+    return WordTokenizer([f"word{i}" for i in range(2000)], num_slots=8)
+
+
 def test_uniform_share_decides_how_often_rare_words_come():
-    tok = WordTokenizer([f"word{i}" for i in range(2000)], num_slots=8)  # id order = frequency rank
+    tok = ranked_tokenizer()
     def mean_id(share):
         sampler = SentenceSampler(tok, seed=3, oov_rate=0.0, uniform_share=share)
         ids = [i for _ in range(200) for i in sampler.sentence(10)]
@@ -105,7 +110,7 @@ def longest_runs(sampler, n: int = 400) -> list[int]:
 
 
 def test_some_sentences_repeat_one_word_in_a_row():
-    tok = WordTokenizer([f"word{i}" for i in range(2000)], num_slots=8)
+    tok = ranked_tokenizer()
     runs = longest_runs(SentenceSampler(tok, seed=11, oov_rate=0.0, uniform_share=1.0, run_share=0.5))
     assert 0.4 < sum(r >= 2 for r in runs) / len(runs) < 0.65
     assert max(runs) >= 5  # long enough that the decoder must count its copies
