@@ -93,7 +93,7 @@ def write_evaluation(out: Path, report: dict) -> None:
     """Replace the card's evaluation section with an `s2s.evaluate` report."""
     path = Path(out) / "README.md"
     rows = ["| sentences | length bucket | n | exact match | token accuracy |", "|---|---|---|---|---|"]
-    for name in ("random", "real", "repeats"):
+    for name in ("random", "real", "repeats", "long"):
         if name not in report:
             continue
         part = report[name]
@@ -106,7 +106,8 @@ def write_evaluation(out: Path, report: dict) -> None:
     section = (
         f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), greedy decoding, measured by\n"
         f"`{report['command']}`. *random*: fresh random sentences; *real*: `tests/data/real_sentences.txt`;\n"
-        f"*repeats*: random sentences with one word said 2-5 times in a row.\n\n" + "\n".join(rows) +
+        f"*repeats*: random sentences with one word said 2-5 times in a row; *long*: random sentences of one to two\n"
+        f"times `--max-len` words (longer than any trained on), doubled chunk by chunk.\n\n" + "\n".join(rows) +
         f"\n\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
     )
     card = path.read_text(encoding="utf-8")

@@ -8,8 +8,9 @@ from safetensors import safe_open
 
 from s2s import WordDoubler
 from s2s.data import doubling_text, random_text_sentence
-from s2s.evaluate import REAL_SENTENCES, double_all
+from s2s.evaluate import REAL_SENTENCES, double_all, evaluate
 from s2s.hub import BUNDLED
+from s2s.model_card import write_evaluation
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,13 @@ def test_every_real_sentence_is_doubled_exactly(doubler):
 def test_the_blog_examples(doubler):
     outputs = [r.output for r in doubler.double(["I love CUDA", "My name is Sunil"])]
     assert outputs == ["I I love love CUDA CUDA", "My My name name is is Sunil Sunil"]
+
+
+def test_evaluation_reports_sentences_longer_than_any_trained_on(doubler, tmp_path):
+    report = evaluate(doubler, n=40, min_len=1, max_len=26, seed=5)
+    long = report["long"]
+    assert list(long["buckets"]) == ["27-52"] and long["overall"]["n"] == 10
+    assert long["overall"]["exact_match"] >= 0.9  # chunking turns them into sentences the model knows
+    (tmp_path / "README.md").write_text("# card\n", encoding="utf-8")
+    write_evaluation(tmp_path, {**report, "command": "python -m s2s.evaluate --n 40"})
+    assert "| long | 27-52 | 10 |" in (tmp_path / "README.md").read_text(encoding="utf-8")
