@@ -127,7 +127,8 @@ def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
     report["repeats"] = score([(r.input, r.output) for r in double_all(doubler, repeats)])
     # Longer than any training sentence (27-52 words for max_len 26): right only if the chunking is.
     rng = random.Random(seed + 2)
-    long = [random_text_sentence(rng, doubler.tokenizer, rng.randint(max_len + 1, 2 * max_len)) for _ in range(max(1, n // 4))]
+    long = [random_text_sentence(rng, doubler.tokenizer, rng.randint(max_len + 1, 2 * max_len))
+            for _ in range(max(1, n // 4))]
     report["long"] = score([(r.input, r.output) for r in double_all(doubler, long)])
     return report
 
