@@ -25,7 +25,7 @@ def test_weights_are_safetensors_and_json_only_and_small():
     with safe_open(BUNDLED / "model.safetensors", "pt") as f:
         assert len(list(f.keys())) > 0
     config = json.loads((BUNDLED / "config.json").read_text())
-    # The chunk length export chose from 256 sentences per length: at least the 12 words in one row.
+    # The chunk length `--export-only` chose from its per-length measurement: at least the 12 words in one row.
     assert config["max_src_len"] >= 12
 
 
