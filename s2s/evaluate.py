@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 from pathlib import Path
@@ -55,14 +56,36 @@ def predicted_exact_match(by_length: dict[int, float], chunk_length: int, max_le
     return total / max_len
 
 
+def _sensitivity(rates: dict[int, float], chunk_length: int, max_len: int) -> dict[int, float]:
+    """How much predicted_exact_match moves per unit of each length's rate (its partial derivatives)."""
+    grad = dict.fromkeys(rates, 0.0)
+    for n in range(1, max_len + 1):
+        chunks = [len(c) for c in split_into_chunks(list(range(n)), chunk_length)]
+        right = math.prod(rates[k] for k in chunks)
+        for k in chunks:
+            grad[k] += right / rates[k] / max_len
+    return grad
+
+
 def best_chunk_length(by_length: dict[int, float], max_len: int, per_length: int) -> int:
-    """The max_src_len to ship: the chunk length that gets the most sentences right, the longest on a tie
-    (fewer chunks, fewer rows). A long native row can lose to two short chunks that are each surer.
-    Rates measured on per_length sentences are taken as (hits + 1) / (per_length + 2) (Laplace's rule of
-    succession): a length that never failed in 256 tries is not certain, and cutting into many such chunks
-    multiplies their small risks."""
+    """The max_src_len to ship: the longest chunk length that no other chunk length beats by more than one
+    standard error (after the one-standard-error rule of model selection, Breiman et al. 1984). Longer is the goal
+    (the model's native length, fewer rows), but a long native row can lose to shorter chunks that are each
+    surer. The standard error is that of the difference of two predictions (delta method; each length's rate
+    is a binomial estimate from per_length sentences). Rates are taken as (hits + 1) / (per_length + 2)
+    (Laplace's rule of succession): a length that never failed in 1,024 tries is not certain."""
     rates = {n: (rate * per_length + 1) / (per_length + 2) for n, rate in by_length.items()}
-    return max(sorted(rates), key=lambda m: (predicted_exact_match(rates, m, max_len), m))
+    predicted = {m: predicted_exact_match(rates, m, max_len) for m in rates}
+    sensitivity = {m: _sensitivity(rates, m, max_len) for m in rates}
+
+    def stderr_of_difference(m: int, other: int) -> float:
+        return math.sqrt(sum((sensitivity[m][k] - sensitivity[other][k]) ** 2 * r * (1 - r) / per_length
+                             for k, r in rates.items()))
+
+    def beaten(m: int) -> bool:
+        return any(predicted[other] - predicted[m] > stderr_of_difference(m, other) for other in rates)
+
+    return max(m for m in rates if not beaten(m))
 
 
 def bucket_of(n: int) -> str:

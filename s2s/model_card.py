@@ -45,7 +45,7 @@ batching sequence-to-sequence models (padding, packing, masked loss, batch invar
 | vocabulary | {vocabulary_words:,} English words + {config.vocab_size - vocabulary_words - 3} slot tokens + `<pad>` `<sos>` `<eos>` |
 | embedding | {config.embed_size}, shared by encoder input, decoder input and output layer |
 | GRU | {config.num_layers} layer(s) x {config.hidden_size} units, encoder and decoder |
-| chunk length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks, the length that measured best |
+| chunk length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks (the longest length that no shorter one measurably beats) |
 | source order | {"reversed" if config.reverse_source else "as written"} |
 | storage | `model.safetensors` in float16, upcast to float32 at load; `config.json`; `tokenizer.json` |
 

@@ -70,12 +70,19 @@ def test_native_length_is_the_longest_reliably_doubled_prefix():
     assert native_length(by_length) == 7
 
 
-def test_chunk_length_is_the_one_that_gets_most_sentences_right():
+def test_chunk_length_is_the_longest_that_no_shorter_one_measurably_beats():
     perfect = {n: 1.0 for n in range(1, 9)}
     assert best_chunk_length(perfect, 8, per_length=100) == 8  # never-failed chunks still carry risk: fewest
     shaky_long = {**perfect, 5: 0.9, 6: 0.9, 7: 0.9, 8: 0.9}
     assert best_chunk_length(shaky_long, 8, per_length=100) == 4
-    assert best_chunk_length({**perfect, 8: 0.97}, 8, per_length=100) < 8  # 3 misses in 100 at 8 words
+    assert best_chunk_length({**perfect, 8: 0.95}, 8, per_length=100) < 8  # 5 misses in 100 at 8 words
+    # 1 miss in 100 is within the noise of 0 in 100, so the native length is kept; 10 in 1,000 is not.
+    assert best_chunk_length({**perfect, 8: 0.99}, 8, per_length=100) == 8
+    assert best_chunk_length({**perfect, 8: 0.99}, 8, per_length=1000) < 8
+    # A model that never failed at 1-6 words and failed 3 times in 1,024 at every longer length: cutting 26
+    # words into 6-word chunks promises little more than the noise, so it keeps its whole native length.
+    rarely_failing = {n: 1.0 if n <= 6 else 0.997 for n in range(1, 27)}
+    assert best_chunk_length(rarely_failing, 26, per_length=1024) == 26
     # 8 words in chunks of at most 3: 3 + 3 + 2 words, each chunk right at its length's rate.
     rates = {1: 1.0, 2: 0.9, 3: 0.8, 4: 0.5}
     assert predicted_exact_match(rates, 3, 4) == (1.0 + 0.9 + 0.8 + 0.9 * 0.9) / 4
