@@ -21,7 +21,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from s2s import WordDoubler
-from s2s.batch_view import BatchView, batch_view, expected_steps
+from s2s.batch_view import BatchView, batch_view, expected_per_step
 from s2s.batcher import MicroBatcher
 from s2s.bench import compare
 from s2s.limits import DEFAULT_TOP_K, MAX_CHARS, MAX_SENTENCES, MAX_TOP_K, MIN_TOP_K, split_lines
@@ -80,16 +80,7 @@ def sentence_choices(results: list[dict]) -> list[tuple[str, int]]:
 
 
 def _expected_per_step(result: dict) -> list[str]:
-    """The word each step should have emitted, aligned to the steps that ran (chunk by chunk)."""
-    expected = expected_steps(result["input"], wd.max_src_len)
-    position = Counter()
-    out = []
-    for step in result["steps"]:
-        chunk = step["chunk"]
-        words = expected[chunk] if chunk < len(expected) else []
-        out.append(words[position[chunk]] if position[chunk] < len(words) else "—")
-        position[chunk] += 1
-    return out
+    return expected_per_step(result["input"], [step["chunk"] for step in result["steps"]], wd.max_src_len)
 
 
 def step_table(result: dict) -> pd.DataFrame:

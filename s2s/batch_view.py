@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -57,6 +58,19 @@ class BatchView:
 def expected_steps(sentence: str, max_src_len: int) -> list[list[str]]:
     """Per chunk, the words the decoder should emit for the exact doubling: each word twice, then <eos>."""
     return [doubling_text(" ".join(chunk)).split() + [EOS] for chunk in split_into_chunks(sentence.split(), max_src_len)]
+
+
+def expected_per_step(sentence: str, step_chunks: list[int], max_src_len: int) -> list[str]:
+    """The word each decoding step should have emitted, given the chunk each step belonged to: steps run chunk
+    by chunk, and a chunk that ran past its <eos> gets "—" (nothing was expected there)."""
+    expected = expected_steps(sentence, max_src_len)
+    position = Counter()
+    out = []
+    for chunk in step_chunks:
+        words = expected[chunk] if chunk < len(expected) else []
+        out.append(words[position[chunk]] if position[chunk] < len(words) else "—")
+        position[chunk] += 1
+    return out
 
 
 @torch.no_grad()

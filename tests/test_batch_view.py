@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
-from s2s.batch_view import batch_view, expected_steps
+from s2s.batch_view import batch_view, expected_per_step, expected_steps
 from s2s.tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 
@@ -73,6 +73,12 @@ def test_losses_match_a_hand_computation(wd):
 def test_expected_steps_follow_the_chunks():
     assert expected_steps("TF is Aww Aww", 3) == [["TF", "TF", "is", "is", "<eos>"], ["Aww", "Aww", "Aww", "Aww", "<eos>"]]
     assert expected_steps("I love CUDA", 26) == [["I", "I", "love", "love", "CUDA", "CUDA", "<eos>"]]
+
+
+def test_expected_words_line_up_with_the_steps_that_ran():
+    # Chunk 0 ("TF is") ran one step past its <eos>; chunk 1 ("Aww Aww") stopped one step short.
+    chunks = [0] * 6 + [1] * 4
+    assert expected_per_step("TF is Aww Aww", chunks, 3) == ["TF", "TF", "is", "is", "<eos>", "—", "Aww", "Aww", "Aww", "Aww"]
 
 
 def test_bad_input_is_refused(wd):
