@@ -127,17 +127,22 @@ def double_all(doubler, sentences: list[str]):
     return results + (doubler.double(request, top_k=1) if request else [])
 
 
+def score_doubling(doubler, sentences: list[str]) -> dict:
+    """Double the sentences through WordDoubler and score them; the sentences it got wrong are listed too."""
+    results = double_all(doubler, sentences)
+    report = score([(r.input, r.output) for r in results])
+    report["wrong"] = [r.input for r in results if r.output != doubling_text(r.input)]
+    return report
+
+
 def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
     """Through WordDoubler.double (chunking included) on fresh random sentences and the real-sentence file."""
     rng = random.Random(seed)
     sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(min_len, max_len)) for _ in range(n)]
-    results = double_all(doubler, sentences)
-    report = {"random": score([(r.input, r.output) for r in results])}
+    report = {"random": score_doubling(doubler, sentences)}
     if REAL_SENTENCES.exists():
         real = [line for line in REAL_SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
-        real_results = double_all(doubler, real)
-        report["real"] = score([(r.input, r.output) for r in real_results])
-        report["real"]["wrong"] = [r.input for r in real_results if r.output != doubling_text(r.input)]
+        report["real"] = score_doubling(doubler, real)
     # Natively: the same kind of sentences, only as long as the model doubles in one row.
     native_max = doubler.model.config.max_src_len
     native_sources = [doubler.tokenizer.encode(random_text_sentence(rng, doubler.tokenizer, rng.randint(1, native_max)))[0] for _ in range(n)]
@@ -147,12 +152,12 @@ def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
     rng = random.Random(seed + 1)
     repeats = [with_repeated_word(rng, random_text_sentence(rng, doubler.tokenizer, rng.randint(max(2, min_len), max_len)))
                for _ in range(max(1, n // 4))]
-    report["repeats"] = score([(r.input, r.output) for r in double_all(doubler, repeats)])
+    report["repeats"] = score_doubling(doubler, repeats)
     # Longer than any training sentence (27-52 words for max_len 26): right only if the chunking is.
     rng = random.Random(seed + 2)
     long = [random_text_sentence(rng, doubler.tokenizer, rng.randint(max_len + 1, 2 * max_len))
             for _ in range(max(1, n // 4))]
-    report["long"] = score([(r.input, r.output) for r in double_all(doubler, long)])
+    report["long"] = score_doubling(doubler, long)
     return report
 
 
