@@ -291,7 +291,8 @@ def model_note() -> str:
     source = str(info["source"]).replace("`", "'")
     lines = [
         f"**Model** `{source}`  ·  {info['parameters']:,} parameters  ·  vocabulary {info['vocabulary_words']:,} words "
-        f"+ {wd.tokenizer.num_slots} slots for any other word  ·  batch rows of at most {info['max_src_len']} word{'s' if info['max_src_len'] != 1 else ''}  ·  "
+        f"+ {wd.tokenizer.num_slots} slots for any other word  ·  "
+        f"batch rows of at most {info['max_src_len']} word{'s' if info['max_src_len'] != 1 else ''}  ·  "
         f"device `{info['device']}`  ·  limits: {MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
     ]
     if MODEL_WARNING:
@@ -330,7 +331,8 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
             text = gr.Textbox(
                 value="\n".join(BLOG_SENTENCES),
                 label="Sentences",
-                info=f"One sentence per line; up to {MAX_SENTENCES} sentences and {MAX_CHARS:,} characters. Any word works: names, numbers, emoji.",
+                info=f"One sentence per line; up to {MAX_SENTENCES} sentences and {MAX_CHARS:,} characters. "
+                "Any word works: names, numbers, emoji.",
                 lines=6,
                 max_lines=16,
                 placeholder="I love CUDA\nTF is Aww",

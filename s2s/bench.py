@@ -121,7 +121,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed for the random sentences")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--app", action="store_true", help="also time `python app.py` to its first page and the same request through gradio_client")
+    p.add_argument("--app", action="store_true",
+                   help="also time `python app.py` to its first page and the same request through gradio_client")
     return p.parse_args(argv)
 
 

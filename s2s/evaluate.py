@@ -145,7 +145,8 @@ def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
         report["real"] = score_doubling(doubler, real)
     # Natively: the same kind of sentences, only as long as the model doubles in one row.
     native_max = doubler.model.config.max_src_len
-    native_sources = [doubler.tokenizer.encode(random_text_sentence(rng, doubler.tokenizer, rng.randint(1, native_max)))[0] for _ in range(n)]
+    native_sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(1, native_max)) for _ in range(n)]
+    native_sources = [doubler.tokenizer.encode(sentence)[0] for sentence in native_sentences]
     by_length = native_exact_match(doubler.model, native_sources, device=doubler.device)
     report["native"] = {"max_src_len": native_max, "exact_match_by_length": by_length}
     # One word said 2-5 times in a row ("no no no"): the decoder has to count its copies.

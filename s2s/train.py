@@ -249,7 +249,8 @@ def main(argv=None) -> None:
                 score = [native, exact_all]
                 if state["best"] is None or score > state["best"]["score"]:
                     state["best"] = {"score": score, "step": state["step"], "by_length": by_length}
-                    export(model, tokenizer, config, best_chunk_length(by_length, args.max_len, args.eval_per_length), Path(args.out), state, device, by_length)
+                    chunk_length = best_chunk_length(by_length, args.max_len, args.eval_per_length)
+                    export(model, tokenizer, config, chunk_length, Path(args.out), state, device, by_length)
                 if exact_level >= args.level_threshold:
                     curriculum.raise_level()
                 state["level"] = curriculum.level
