@@ -44,24 +44,23 @@ def native_length(by_length: dict[int, float], threshold: float = 0.99, window: 
     return native
 
 
+def _chunked_sentences(rates: dict[int, float], chunk_length: int, max_len: int):
+    """For each sentence length 1..max_len: its chunks' lengths and the chance all of them come out right."""
+    for n in range(1, max_len + 1):
+        chunks = [len(c) for c in split_into_chunks(list(range(n)), chunk_length)]
+        yield chunks, math.prod(rates[k] for k in chunks)
+
+
 def predicted_exact_match(by_length: dict[int, float], chunk_length: int, max_len: int) -> float:
     """Expected exact match over sentences of 1..max_len words (each length equally likely) when they are
     doubled in chunks of at most chunk_length words, each chunk right at its length's measured rate."""
-    total = 0.0
-    for n in range(1, max_len + 1):
-        right = 1.0
-        for chunk in split_into_chunks(list(range(n)), chunk_length):
-            right *= by_length[len(chunk)]
-        total += right
-    return total / max_len
+    return sum(right for _, right in _chunked_sentences(by_length, chunk_length, max_len)) / max_len
 
 
 def _sensitivity(rates: dict[int, float], chunk_length: int, max_len: int) -> dict[int, float]:
     """How much predicted_exact_match moves per unit of each length's rate (its partial derivatives)."""
     grad = dict.fromkeys(rates, 0.0)
-    for n in range(1, max_len + 1):
-        chunks = [len(c) for c in split_into_chunks(list(range(n)), chunk_length)]
-        right = math.prod(rates[k] for k in chunks)
+    for chunks, right in _chunked_sentences(rates, chunk_length, max_len):
         for k in chunks:
             grad[k] += right / rates[k] / max_len
     return grad
@@ -69,9 +68,9 @@ def _sensitivity(rates: dict[int, float], chunk_length: int, max_len: int) -> di
 
 def best_chunk_length(by_length: dict[int, float], max_len: int, per_length: int) -> int:
     """The max_src_len to ship: the longest chunk length that no other chunk length beats by more than one
-    standard error (after the one-standard-error rule of model selection, Breiman et al. 1984). Longer is the goal
-    (the model's native length, fewer rows), but a long native row can lose to shorter chunks that are each
-    surer. The standard error is that of the difference of two predictions (delta method; each length's rate
+    standard error (after the one-standard-error rule of model selection, Breiman et al. 1984). Longer is
+    the goal (the model's native length, fewer rows), but a long native row can lose to shorter chunks that
+    are each surer. The standard error is that of the difference of two predictions (delta method; each length's rate
     is a binomial estimate from per_length sentences). Rates are taken as (hits + 1) / (per_length + 2)
     (Laplace's rule of succession): a length that never failed in 1,024 tries is not certain."""
     rates = {n: (rate * per_length + 1) / (per_length + 2) for n, rate in by_length.items()}
@@ -131,7 +130,7 @@ def score_doubling(doubler, sentences: list[str]) -> dict:
     """Double the sentences through WordDoubler and score them; the sentences it got wrong are listed too."""
     results = double_all(doubler, sentences)
     report = score([(r.input, r.output) for r in results])
-    report["wrong"] = [r.input for r in results if r.output != doubling_text(r.input)]
+    report["wrong"] = [r.input for r in results if not r.is_exact]
     return report
 
 

@@ -270,7 +270,8 @@ def main(argv=None) -> None:
 
 def export_checkpoint(model, tokenizer, config, state: dict, args, device) -> None:
     """--export-only: measure the checkpoint on a larger fresh set than the training evaluation's (whose
-    64 sentences per length cannot tell 99.5% from 100%), then export it with the chunk length best_chunk_length chooses."""
+    64 sentences per length cannot tell 99.5% from 100%), then export it with the chunk length that
+    best_chunk_length chooses."""
     # Neither training's nor evaluation's sentences, with words drawn as s2s.evaluate draws them.
     sampler = SentenceSampler(tokenizer, seed=args.seed + 424_243, uniform_share=1.0)
     sources = [sampler.sentence(n) for n in range(1, args.max_len + 1) for _ in range(args.export_per_length)]
