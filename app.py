@@ -24,7 +24,8 @@ from s2s import WordDoubler
 from s2s.batch_view import BatchView, batch_view, expected_per_step
 from s2s.batcher import MicroBatcher
 from s2s.bench import compare
-from s2s.limits import DEFAULT_TOP_K, MAX_CHARS, MAX_SENTENCES, MAX_TOP_K, MIN_TOP_K, split_lines
+from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_SENTENCES, MAX_TOP_K,
+                        MIN_BEAM_WIDTH, MIN_TOP_K, split_lines)
 from s2s.tokenizer import EOS
 
 # --- the model, loaded once ---
@@ -42,19 +43,23 @@ FIGURE_ROWS = 12  # the padded-batch figure draws at most this many rows; the ta
 # --- the API: text in, the library's results out ---
 
 
-def double(text: str, top_k: int) -> tuple[list[dict], dict]:
+def _whole(number):
+    """A slider or a JSON client may send 5.0 for 5; anything else goes to the library's check as it came."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[list[dict], dict]:
     """The /double endpoint: one sentence per line -> a list of `DoubleResult.to_dict()`.
 
     The second value goes to a gr.State, which the page reads and API clients never see.
     """
-    if isinstance(top_k, float) and top_k.is_integer():
-        top_k = int(top_k)  # a slider or a JSON client may send 5.0
+    top_k, beam_width = _whole(top_k), _whole(beam_width)
     try:
-        results, info = batcher.double_with_info(split_lines(text), top_k)
+        results, info = batcher.double_with_info(split_lines(text), top_k, beam_width)
     except ValueError as error:  # the library's message names the limit
         raise gr.Error(str(error), print_exception=False) from None
     dicts = [r.to_dict() for r in results]
-    return dicts, {"results": dicts, "top_k": top_k, "batch": vars(info)}
+    return dicts, {"results": dicts, "top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
 
 
 # --- rendering: tables, figures and notes from results ---
@@ -227,7 +232,13 @@ def loss_note(view: BatchView) -> str:
     )
 
 
-def run_note(results: list[dict], view: BatchView, batch: dict) -> str:
+def decoding_text(beam_width: int) -> str:
+    if beam_width == 1:
+        return "greedy: the likeliest word at every step"
+    return f"beam search: the {beam_width} likeliest partial doublings per row, one decoder row each"
+
+
+def run_note(results: list[dict], view: BatchView, batch: dict, beam_width: int) -> str:
     # Decode steps of the batch: its longest row (a row is a sentence, or one chunk of a long one).
     steps = max(max(Counter(s["chunk"] for s in r["steps"]).values()) for r in results)
     if not batch["merged"]:
@@ -240,6 +251,7 @@ def run_note(results: list[dict], view: BatchView, batch: dict) -> str:
         "| | this request |\n|---|---|\n"
         f"| sentences | {len(results)} |\n"
         f"| padded batch [B, T] | [{view.shape[0]}, {view.shape[1]}] ({view.pad_cells} `<pad>` cells) |\n"
+        f"| decoding | {decoding_text(beam_width)} |\n"
         f"| decode steps | {steps} |\n"
         f"| time | {batch['forward_ms']:.1f} ms forward pass, {batch['wait_ms']:.1f} ms with queueing |\n"
         f"| device | {wd.device} |\n"
@@ -247,10 +259,10 @@ def run_note(results: list[dict], view: BatchView, batch: dict) -> str:
     )
 
 
-def compare_note(results: list[dict], top_k: int, enabled: bool) -> str:
+def compare_note(results: list[dict], top_k: int, beam_width: int, enabled: bool) -> str:
     if not enabled:
         return "*Tick “Compare with one-at-a-time” to also run each sentence alone and time both ways.*"
-    c = compare(wd, [r["input"] for r in results], top_k)
+    c = compare(wd, [r["input"] for r in results], top_k, beam_width)
     same = "yes, every sentence" if c.identical else f"no — sentences {', '.join(str(i + 1) for i in c.mismatches)} differ"
     return (
         "| batched | one at a time | speed-up | identical |\n|---|---|---|---|\n"
@@ -278,8 +290,8 @@ def show_run(state: dict, compare_on: bool):
         highlighted,
         steps,
         plot,
-        run_note(results, view, state["batch"]),
-        compare_note(results, state["top_k"], compare_on),
+        run_note(results, view, state["batch"], state["beam_width"]),
+        compare_note(results, state["top_k"], state["beam_width"], compare_on),
         padded_batch_figure(view),
         loss_table(view),
         loss_note(view),
@@ -310,8 +322,9 @@ and you can see what the decoder believed at every step. One sentence per line."
 API_NOTE = """```python
 from gradio_client import Client
 client = Client("http://127.0.0.1:7860/")
-results = client.predict("I love CUDA\\nTF is Aww", 5, api_name="/double")
+results = client.predict("I love CUDA\\nTF is Aww", 5, api_name="/double")  # top-k 5
 results[0]["output"]  # 'I I love love CUDA CUDA'
+client.predict("I love CUDA", 5, 1, api_name="/double")  # a third value sets the beam width (1 = greedy)
 ```"""
 
 CSS = """
@@ -339,6 +352,8 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
             )
         with gr.Column(scale=1, min_width=260):
             top_k = gr.Slider(MIN_TOP_K, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0, label="Top-k candidates per step")
+            beam_width = gr.Slider(MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, value=DEFAULT_BEAM_WIDTH, step=1, precision=0,
+                                   label="Beam width", info="Partial doublings kept per sentence; 1 = greedy.")
             compare_on = gr.Checkbox(label="Compare with one-at-a-time", info="Also run each sentence alone: the blog's speed-up, live.")
             button = gr.Button("Double", variant="primary", elem_id="double-button")
     gr.Examples(
@@ -355,9 +370,10 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
             run_md = gr.Markdown("*Press **Double** to run.*", elem_id="run-note")
         with gr.Column():
             gr.Markdown("### Batched vs one at a time")
-            compare_md = gr.Markdown(compare_note([], DEFAULT_TOP_K, False), elem_id="compare-note")
+            compare_md = gr.Markdown(compare_note([], DEFAULT_TOP_K, DEFAULT_BEAM_WIDTH, False), elem_id="compare-note")
 
-    gr.Markdown("## Step by step\nThe decoder emits one word per step; these are its top-k candidates at each step.")
+    gr.Markdown("## Step by step\nThe decoder emits one word per step; these are its top-k candidates at each step. "
+                "With a beam wider than 1, ▶ marks the word the search kept, which need not be the top candidate.")
     sentence = gr.Dropdown(label="Sentence", choices=[], interactive=True)
     highlighted = gr.HighlightedText(label="Output, coloured by the decoder's confidence", color_map=CONFIDENCE, show_legend=True)
     steps_df = gr.Dataframe(label="Per-step probabilities (▶ = the word emitted)", interactive=False, max_height=420,
@@ -376,10 +392,10 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     with gr.Accordion("Model", open=False):
         gr.Markdown(model_note())
 
-    # preprocess=False: the library, not the slider, checks top_k, so API clients get its message.
+    # preprocess=False: the library, not the sliders, checks top_k and beam_width, so API clients get its message.
     button.click(
         double,
-        inputs=[text, top_k],
+        inputs=[text, top_k, beam_width],
         outputs=[api_json, state],
         api_name="double",
         preprocess=False,

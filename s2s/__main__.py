@@ -8,7 +8,8 @@ import sys
 
 from tqdm import tqdm
 
-from .limits import DEFAULT_TOP_K, MAX_SENTENCES, MAX_TOP_K, MIN_TOP_K, check_sentence, check_top_k
+from .limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH,
+                     MIN_TOP_K, check_beam_width, check_sentence, check_top_k)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -19,6 +20,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("sentences", nargs="*", help="sentences to double (quote each one)")
     p.add_argument("--json", action="store_true", help="print each result's to_dict() as one JSON line")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"alternatives kept per step ({MIN_TOP_K}-{MAX_TOP_K})")
+    p.add_argument("--beam-width", type=int, default=DEFAULT_BEAM_WIDTH,
+                   help=f"candidate doublings kept per sentence ({MIN_BEAM_WIDTH}-{MAX_BEAM_WIDTH}; 1 = greedy)")
     p.add_argument("--model", default=None, help="local weights directory or Hub repo id (default: bundled weights/)")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) with a repo id")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
@@ -29,6 +32,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         check_top_k(args.top_k)
+        check_beam_width(args.beam_width)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -54,7 +58,7 @@ def main(argv=None) -> int:
                     group, problem = group[:i], f"{what} {start + i + 1} {error}"
                     break
             filled = [line for line in group if line.strip()]
-            results = iter(doubler.double(filled, top_k=args.top_k) if filled else [])
+            results = iter(doubler.double(filled, top_k=args.top_k, beam_width=args.beam_width) if filled else [])
             for line in group:
                 if not line.strip():
                     print("")

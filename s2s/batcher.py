@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .doubler import DoubleResult
-from .limits import MAX_SENTENCES, check_request
+from .limits import DEFAULT_BEAM_WIDTH, MAX_SENTENCES, check_request
 
 # One merged forward pass holds at most this many sentences: big enough to fill a CPU or GPU,
 # small enough that nobody waits behind a huge batch.
@@ -42,19 +42,21 @@ class BatchInfo:
 class _Request:
     sentences: list[str]
     top_k: int
+    beam_width: int
     future: Future = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
 
 
-DoubleFn = Callable[[list[str], int], list[DoubleResult]]
+DoubleFn = Callable[[list[str], int, int], list[DoubleResult]]
 
 
 class MicroBatcher:
-    """Merges concurrent `double(sentences, top_k)` calls into single calls of `double_fn`.
+    """Merges concurrent `double(sentences, top_k, beam_width)` calls into single calls of `double_fn`.
 
-    `double_fn` is usually `WordDoubler.double`. The worker thread starts on first use, never at import.
-    Requests with different top_k share a pass run at the largest k; each result keeps only its own k
-    (top-k lists are sorted, so the first k of a larger k are the same candidates).
+    `double_fn` is usually `WordDoubler.double_batch`. The worker thread starts on first use, never at
+    import. Requests with different top_k share a pass run at the largest k; each result keeps only its
+    own k (top-k lists are sorted, so the first k of a larger k are the same candidates). Requests with
+    different beam widths never share a pass: the width changes what is decoded.
     """
 
     def __init__(self, double_fn: DoubleFn, max_batch_sentences: int = MAX_BATCH_SENTENCES, max_wait_s: float = MAX_WAIT_S):
@@ -67,14 +69,15 @@ class MicroBatcher:
         self._lock = threading.Lock()
         self.passes = 0  # forward passes run so far (merged or alone), for logs and tests
 
-    def double(self, sentences: list[str], top_k: int) -> list[DoubleResult]:
-        return self.double_with_info(sentences, top_k)[0]
+    def double(self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
+        return self.double_with_info(sentences, top_k, beam_width)[0]
 
-    def double_with_info(self, sentences: list[str], top_k: int) -> tuple[list[DoubleResult], BatchInfo]:
+    def double_with_info(self, sentences: list[str], top_k: int,
+                         beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[list[DoubleResult], BatchInfo]:
         """Like `WordDoubler.double`; blocks until this request's own results (or its own error) are back."""
         sentences = [sentences] if isinstance(sentences, str) else list(sentences)
-        check_request(sentences, top_k)  # refused here, in the caller's thread: it never joins a batch
-        request = _Request(sentences, top_k)
+        check_request(sentences, top_k, beam_width)  # refused here, in the caller's thread: it never joins a batch
+        request = _Request(sentences, top_k, beam_width)
         self._ensure_worker()
         self._queue.put(request)
         return request.future.result()
@@ -98,7 +101,8 @@ class MicroBatcher:
                         request.future.set_exception(error)
 
     def _collect(self) -> list[_Request]:
-        """Block for a first request, then take whatever arrives within max_wait_s, up to the size cap."""
+        """Block for a first request, then take whatever arrives within max_wait_s with the same beam width,
+        up to the size cap."""
         first = self._held if self._held is not None else self._queue.get()
         self._held = None
         batch, size = [first], len(first.sentences)
@@ -109,7 +113,7 @@ class MicroBatcher:
                 request = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
-            if size + len(request.sentences) > self.max_batch_sentences:
+            if size + len(request.sentences) > self.max_batch_sentences or request.beam_width != first.beam_width:
                 self._held = request  # first in line for the next batch
                 break
             batch.append(request)
@@ -121,7 +125,7 @@ class MicroBatcher:
         top_k = max(request.top_k for request in batch)
         start = time.perf_counter()
         try:
-            results = self.double_fn(merged, top_k)
+            results = self.double_fn(merged, top_k, batch[0].beam_width)
             self.passes += 1
         except Exception:
             if len(batch) == 1:
@@ -142,7 +146,7 @@ class MicroBatcher:
     def _run_alone(self, request: _Request) -> None:
         start = time.perf_counter()
         try:
-            results = self.double_fn(request.sentences, request.top_k)
+            results = self.double_fn(request.sentences, request.top_k, request.beam_width)
             self.passes += 1
         except Exception as error:
             request.future.set_exception(error)

@@ -12,7 +12,7 @@ import torch
 
 from .data import random_text_sentence
 from .doubler import DoubleResult, WordDoubler
-from .limits import DEFAULT_TOP_K
+from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
 
 # Probabilities of a sentence decoded alone and inside a batch agree to this (DESIGN: batch invariance).
 PROB_TOLERANCE = 1e-5
@@ -43,11 +43,12 @@ def timed(fn, *args) -> tuple[object, float]:
     return value, 1000 * (time.perf_counter() - start)
 
 
-def compare(wd: WordDoubler, sentences: list[str], top_k: int = DEFAULT_TOP_K) -> Comparison:
+def compare(wd: WordDoubler, sentences: list[str], top_k: int = DEFAULT_TOP_K,
+            beam_width: int = DEFAULT_BEAM_WIDTH) -> Comparison:
     """Decode `sentences` as one batch and then one by one; time both and check they agree."""
-    batched, batched_ms = timed(wd.double, sentences, top_k)
+    batched, batched_ms = timed(wd.double, sentences, top_k, beam_width)
     start = time.perf_counter()
-    alone = [wd.double([s], top_k)[0] for s in sentences]
+    alone = [wd.double([s], top_k, beam_width)[0] for s in sentences]
     one_ms = 1000 * (time.perf_counter() - start)
     mismatches = [i for i, (a, b) in enumerate(zip(batched, alone)) if not same_result(a, b)]
     return Comparison(
@@ -65,7 +66,7 @@ def random_sentences(wd: WordDoubler, count: int, min_words: int, max_words: int
     return [random_text_sentence(rng, wd.tokenizer, rng.randint(min_words, max_words)) for _ in range(count)]
 
 
-def measure_app(model: str, sentences: list[str], top_k: int, repeat: int) -> tuple[float, list[float]]:
+def measure_app(model: str, sentences: list[str], top_k: int, beam_width: int, repeat: int) -> tuple[float, list[float]]:
     """Start `python app.py` on a free port; time it to the first served page, then time `repeat`
     /double requests of `sentences` through gradio_client, end to end."""
     import socket
@@ -96,11 +97,11 @@ def measure_app(model: str, sentences: list[str], top_k: int, repeat: int) -> tu
                 raise SystemExit("python app.py did not serve a page within 120 s")
         startup = time.perf_counter() - start
         client = Client(url, verbose=False)
-        client.predict("I love CUDA", top_k, api_name="/double")  # warm-up
+        client.predict("I love CUDA", top_k, beam_width, api_name="/double")  # warm-up
         times = []
         for _ in range(repeat):
             t = time.perf_counter()
-            results = client.predict("\n".join(sentences), top_k, api_name="/double")
+            results = client.predict("\n".join(sentences), top_k, beam_width, api_name="/double")
             times.append(time.perf_counter() - t)
             assert len(results) == len(sentences)
         return startup, times
@@ -117,6 +118,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-words", type=int, default=26, help="shortest sentence, in words")
     p.add_argument("--max-words", type=int, default=26, help="longest sentence, in words (26 = the blog's longest)")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="candidates recorded per step")
+    p.add_argument("--beam-width", type=int, default=DEFAULT_BEAM_WIDTH, help="beams per sentence (1 = greedy)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each way; the fastest counts (less noise)")
     p.add_argument("--seed", type=int, default=0, help="seed for the random sentences")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
@@ -132,12 +134,13 @@ def main(argv=None) -> None:
         torch.set_num_threads(args.threads)
     wd = WordDoubler.from_pretrained(args.model, revision=args.revision, device=args.device)
     sentences = random_sentences(wd, args.sentences, args.min_words, args.max_words, args.seed)
-    wd.double(sentences[:2], args.top_k)  # warm-up: first calls pay for allocation and kernel selection
-    runs = [compare(wd, sentences, args.top_k) for _ in range(args.repeat)]
+    wd.double(sentences[:2], args.top_k, args.beam_width)  # warm-up: first calls pay for allocation and kernel selection
+    runs = [compare(wd, sentences, args.top_k, args.beam_width) for _ in range(args.repeat)]
     batched = min(r.batched_ms for r in runs)
     alone = min(r.one_at_a_time_ms for r in runs)
     n = len(sentences)
-    print(f"model: {wd.source} on {wd.device}, {n} sentences of {args.min_words}-{args.max_words} words, top-k {args.top_k}")
+    print(f"model: {wd.source} on {wd.device}, {n} sentences of {args.min_words}-{args.max_words} words, top-k {args.top_k}, "
+          f"beam width {args.beam_width}")
     print(f"batched:        {batched:9.1f} ms  {1000 * n / batched:9.1f} sentences/s")
     print(f"one at a time:  {alone:9.1f} ms  {1000 * n / alone:9.1f} sentences/s")
     print(f"speed-up:       {alone / batched:9.1f}x")
@@ -145,7 +148,7 @@ def main(argv=None) -> None:
     mismatches = sorted({i for r in runs for i in r.mismatches})
     print(f"identical:      {'yes' if identical else f'no, sentences {mismatches}'}")
     if args.app:
-        startup, times = measure_app(args.model, sentences, args.top_k, args.repeat)
+        startup, times = measure_app(args.model, sentences, args.top_k, args.beam_width, args.repeat)
         print(f"python app.py to first served page: {startup:.2f} s")
         print(f"/double via gradio_client, {n} sentences: best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s")
 

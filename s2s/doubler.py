@@ -11,7 +11,7 @@ import torch
 
 from . import hub
 from .data import doubling_text
-from .limits import DEFAULT_TOP_K, check_request
+from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, check_request
 from .model import Generation, Seq2Seq
 from .tokenizer import WordTokenizer
 
@@ -130,20 +130,23 @@ class WordDoubler:
     def max_src_len(self) -> int:
         return self.model.config.max_src_len
 
-    def double(self, sentences: list[str] | str, top_k: int = DEFAULT_TOP_K) -> list[DoubleResult]:
-        """Double each sentence; raises ValueError (with a message for people) on bad input."""
+    def double(self, sentences: list[str] | str, top_k: int = DEFAULT_TOP_K, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
+        """Double each sentence; raises ValueError (with a message for people) on bad input.
+
+        beam_width 1 is greedy decoding; wider beams keep that many candidate doublings per sentence.
+        """
         if isinstance(sentences, str):
             sentences = [sentences]
         sentences = list(sentences)
-        check_request(sentences, top_k)
-        return self.double_batch(sentences, top_k)
+        check_request(sentences, top_k, beam_width)
+        return self.double_batch(sentences, top_k, beam_width)
 
-    def double_batch(self, sentences: list[str], top_k: int) -> list[DoubleResult]:
+    def double_batch(self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
         """One forward pass over sentences that `check_request` has already passed, perhaps in several
         requests: the micro-batcher merges them, so no per-request size limit applies here."""
         rows, owner, _ = rows_of(sentences, self.max_src_len)
         batch = self.tokenizer.encode_batch(rows)
-        generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k)
+        generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width)
         row_results = self._decode_rows(generation, batch.slots)
         results = [DoubleResult(input=" ".join(s.split()), output="", chunks=0) for s in sentences]
         for index, (words, steps) in zip(owner, row_results):

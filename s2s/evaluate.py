@@ -13,19 +13,20 @@ import torch
 
 from .data import LENGTH_BUCKETS, collate, doubling, doubling_text, random_text_sentence, with_repeated_word
 from .doubler import split_into_chunks
-from .limits import MAX_CHARS, MAX_SENTENCES
+from .limits import DEFAULT_BEAM_WIDTH, MAX_BEAM_WIDTH, MAX_CHARS, MAX_SENTENCES, MIN_BEAM_WIDTH
 
 REAL_SENTENCES = Path(__file__).resolve().parent.parent / "tests" / "data" / "real_sentences.txt"
 
 
 @torch.no_grad()
-def native_exact_match(model, sources: list[list[int]], device="cpu", batch_size: int = 512) -> dict[int, float]:
-    """Greedy-decode id sentences in one row each (no chunking): exact match per source length."""
+def native_exact_match(model, sources: list[list[int]], device="cpu", batch_size: int = 512,
+                       beam_width: int = 1) -> dict[int, float]:
+    """Decode id sentences in one row each (no chunking): exact match per source length."""
     hits: dict[int, list[int]] = {}
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
         batch = collate(chunk)
-        generation = model.generate(batch.src.to(device), batch.lengths, top_k=1)
+        generation = model.generate(batch.src.to(device), batch.lengths, top_k=1, beam_width=beam_width)
         tokens = generation.tokens.cpu().tolist()
         for ids, out, steps in zip(chunk, tokens, generation.num_steps.tolist()):
             hits.setdefault(len(ids), []).append(int(out[:steps] == doubling(ids)))
@@ -114,50 +115,50 @@ def score(pairs: list[tuple[str, str]]) -> dict:
     return {"overall": overall, "buckets": table}
 
 
-def double_all(doubler, sentences: list[str]):
+def double_all(doubler, sentences: list[str], beam_width: int = DEFAULT_BEAM_WIDTH):
     """Any number of sentences, in the largest requests the API takes (by sentences and by characters)."""
     results, request, chars = [], [], 0
     for sentence in sentences:
         if request and (len(request) == MAX_SENTENCES or chars + len(sentence) > MAX_CHARS):
-            results += doubler.double(request, top_k=1)
+            results += doubler.double(request, top_k=1, beam_width=beam_width)
             request, chars = [], 0
         request.append(sentence)
         chars += len(sentence)
-    return results + (doubler.double(request, top_k=1) if request else [])
+    return results + (doubler.double(request, top_k=1, beam_width=beam_width) if request else [])
 
 
-def score_doubling(doubler, sentences: list[str]) -> dict:
+def score_doubling(doubler, sentences: list[str], beam_width: int = DEFAULT_BEAM_WIDTH) -> dict:
     """Double the sentences through WordDoubler and score them; the sentences it got wrong are listed too."""
-    results = double_all(doubler, sentences)
+    results = double_all(doubler, sentences, beam_width)
     report = score([(r.input, r.output) for r in results])
     report["wrong"] = [r.input for r in results if not r.is_exact]
     return report
 
 
-def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int) -> dict:
+def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> dict:
     """Through WordDoubler.double (chunking included) on fresh random sentences and the real-sentence file."""
     rng = random.Random(seed)
     sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(min_len, max_len)) for _ in range(n)]
-    report = {"random": score_doubling(doubler, sentences)}
+    report = {"beam_width": beam_width, "random": score_doubling(doubler, sentences, beam_width)}
     if REAL_SENTENCES.exists():
         real = [line for line in REAL_SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
-        report["real"] = score_doubling(doubler, real)
+        report["real"] = score_doubling(doubler, real, beam_width)
     # Natively: the same kind of sentences, only as long as the model doubles in one row.
     native_max = doubler.model.config.max_src_len
     native_sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(1, native_max)) for _ in range(n)]
     native_sources = [doubler.tokenizer.encode(sentence)[0] for sentence in native_sentences]
-    by_length = native_exact_match(doubler.model, native_sources, device=doubler.device)
+    by_length = native_exact_match(doubler.model, native_sources, device=doubler.device, beam_width=beam_width)
     report["native"] = {"max_src_len": native_max, "exact_match_by_length": by_length}
     # One word said 2-5 times in a row ("no no no"): the decoder has to count its copies.
     rng = random.Random(seed + 1)
     repeats = [with_repeated_word(rng, random_text_sentence(rng, doubler.tokenizer, rng.randint(max(2, min_len), max_len)))
                for _ in range(max(1, n // 4))]
-    report["repeats"] = score_doubling(doubler, repeats)
+    report["repeats"] = score_doubling(doubler, repeats, beam_width)
     # Longer than any training sentence (27-52 words for max_len 26): right only if the chunking is.
     rng = random.Random(seed + 2)
     long = [random_text_sentence(rng, doubler.tokenizer, rng.randint(max_len + 1, 2 * max_len))
             for _ in range(max(1, n // 4))]
-    report["long"] = score_doubling(doubler, long)
+    report["long"] = score_doubling(doubler, long, beam_width)
     return report
 
 
@@ -170,11 +171,13 @@ def main(argv=None) -> None:
     p.add_argument("--min-len", type=int, default=1, help="shortest sentence, words")
     p.add_argument("--max-len", type=int, default=26, help="longest sentence, words (longer ones are chunked)")
     p.add_argument("--seed", type=int, default=2026, help="seed of the fresh sentences")
+    p.add_argument("--beam-width", type=int, default=DEFAULT_BEAM_WIDTH,
+                   help=f"beams per sentence, {MIN_BEAM_WIDTH}-{MAX_BEAM_WIDTH} (1 = greedy; default: the library's)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
     p.add_argument("--write-card", action="store_true", help="put the results into the model card (local --model only)")
     args = p.parse_args(argv)
     doubler = WordDoubler.from_pretrained(args.model, device=args.device)
-    report = evaluate(doubler, args.n, args.min_len, args.max_len, args.seed)
+    report = evaluate(doubler, args.n, args.min_len, args.max_len, args.seed, args.beam_width)
     report["command"] = "python -m s2s.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     print(json.dumps(report, indent=1))
     if args.write_card:

@@ -4,11 +4,21 @@ MAX_SENTENCES = 128  # sentences (lines) in one request
 MAX_CHARS = 20_000  # characters in one request
 MAX_WORDS_PER_SENTENCE = 260  # ten times the blog's 26; longer sentences are chunked, so this only bounds work
 MIN_TOP_K, MAX_TOP_K, DEFAULT_TOP_K = 1, 10, 5
+# Candidate doublings kept per sentence while decoding (1 = greedy); each costs one more decoder row.
+MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, DEFAULT_BEAM_WIDTH = 1, 8, 1
+
+
+def _check_whole_number(name: str, value, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
 
 
 def check_top_k(top_k) -> None:
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or not MIN_TOP_K <= top_k <= MAX_TOP_K:
-        raise ValueError(f"top_k must be a whole number from {MIN_TOP_K} to {MAX_TOP_K}, got {top_k!r}")
+    _check_whole_number("top_k", top_k, MIN_TOP_K, MAX_TOP_K)
+
+
+def check_beam_width(beam_width) -> None:
+    _check_whole_number("beam_width", beam_width, MIN_BEAM_WIDTH, MAX_BEAM_WIDTH)
 
 
 def check_sentence(sentence) -> None:
@@ -22,9 +32,10 @@ def check_sentence(sentence) -> None:
         raise ValueError(f"has {words} words, at most {MAX_WORDS_PER_SENTENCE} per sentence")
 
 
-def check_request(sentences: list[str], top_k: int) -> None:
+def check_request(sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> None:
     """Raise ValueError naming the limit a request breaks; the message is meant for the user."""
     check_top_k(top_k)
+    check_beam_width(beam_width)
     if not sentences:
         raise ValueError("no sentences given: write at least one sentence, one per line")
     if len(sentences) > MAX_SENTENCES:

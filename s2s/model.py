@@ -1,4 +1,4 @@
-"""The GRU encoder-decoder: config, encoder, decoder, and the whole model with batched greedy decoding."""
+"""The GRU encoder-decoder: config, encoder, decoder, and the whole model with batched beam-search decoding."""
 
 from __future__ import annotations
 
@@ -40,13 +40,25 @@ class Seq2SeqConfig:
 
 @dataclass
 class Generation:
-    """What greedy decoding produced, step by step, for a batch."""
+    """What decoding produced, step by step, for a batch: each row's chosen sequence."""
 
     tokens: torch.Tensor  # (B, S) emitted ids; PAD after a row has finished
-    probs: torch.Tensor  # (B, S) probability of each emitted id
-    top_ids: torch.Tensor  # (B, S, k) best ids at each step, best first
+    probs: torch.Tensor  # (B, S) probability of each emitted id, given the words before it
+    top_ids: torch.Tensor  # (B, S, k) best ids at each step of the chosen sequence, best first
     top_probs: torch.Tensor  # (B, S, k) their probabilities
     num_steps: torch.Tensor  # (B,) steps each row actually took, its <eos> included
+    log_prob: torch.Tensor  # (B,) log-probability of each row's whole chosen sequence
+
+
+@dataclass
+class _BeamStep:
+    """One step of the search for every beam (B, W): where it came from and what it recorded."""
+
+    parent: torch.Tensor  # (B, W) index of the beam it extends
+    token: torch.Tensor  # (B, W)
+    prob: torch.Tensor  # (B, W)
+    top_ids: torch.Tensor  # (B, W, k)
+    top_probs: torch.Tensor  # (B, W, k)
 
 
 def reverse_padded(src: torch.Tensor, lengths: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -121,47 +133,79 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         return log_probs
 
     @torch.no_grad()
-    def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5) -> Generation:
-        """Greedy decoding of the whole batch at once, recording the top-k at every step.
+    def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1) -> Generation:
+        """Beam search over the whole batch at once (greedy decoding at width 1), recording the
+        decoder's top-k at every step of each row's chosen sequence.
 
-        Each row may take at most 2 * length + 1 steps (its doubling and <eos>), so a row's
-        steps never depend on how long its companions in the batch are. A finished row
-        emits <pad> and keeps its hidden state; the loop ends when every row is finished.
+        Every row keeps its own `beam_width` beams, ranked by the log-probability of the words so
+        far, and may take at most 2 * length + 1 steps (its doubling and <eos>): nothing a row does
+        depends on its companions in the batch. A finished beam emits <pad> at no cost, so it keeps
+        its score; as scores only fall, a row is done once its best beam has finished, and the loop
+        ends when every row is done.
         """
-        batch_size = src.size(0)
-        lengths = lengths.to(src.device)
-        hidden = self.encode(src, lengths)
-        step_limit = 2 * lengths + 1  # (B,)
-        token = torch.full((batch_size,), self.config.sos_id, dtype=torch.long, device=src.device)
-        finished = torch.zeros(batch_size, dtype=torch.bool, device=src.device)
-        num_steps = torch.zeros(batch_size, dtype=torch.long, device=src.device)
-        k = min(top_k, self.config.vocab_size)
-        tokens, probs, top_ids, top_probs = [], [], [], []
-        for step in range(int(step_limit.max()) if batch_size else 0):
-            log_probs, new_hidden = self.decode(token[:, None], hidden)
-            step_probs = log_probs[:, 0].exp()  # (B, V)
-            best_probs, best_ids = step_probs.topk(k, dim=-1)  # (B, k)
-            active = ~finished
-            token = torch.where(active, best_ids[:, 0], self.config.pad_id)
-            hidden = torch.where(active[None, :, None], new_hidden, hidden)
-            tokens.append(token)
-            probs.append(torch.where(active, best_probs[:, 0], 0.0))
-            top_ids.append(best_ids.masked_fill(~active[:, None], self.config.pad_id))
-            top_probs.append(best_probs.masked_fill(~active[:, None], 0.0))
-            num_steps += active.long()
-            finished |= (token == self.config.eos_id) | (num_steps >= step_limit)
-            if bool(finished.all()):
+        batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
+        width, k = min(beam_width, vocab_size), min(top_k, vocab_size)
+        lengths = lengths.to(device)
+        hidden = self.encode(src, lengths).repeat_interleave(width, dim=1)  # (L, B*W, H), row-major
+        step_limit = (2 * lengths + 1)[:, None]  # (B, 1)
+        # All beams start as the same <sos>; only the first is live, so the first step fans out from it.
+        score = torch.full((batch_size, width), float("-inf"), device=device)
+        score[:, 0] = 0.0
+        token = torch.full((batch_size, width), self.config.sos_id, dtype=torch.long, device=device)
+        finished = torch.zeros(batch_size, width, dtype=torch.bool, device=device)
+        num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
+        done = torch.zeros(batch_size, dtype=torch.bool, device=device)
+        keep = torch.arange(width, device=device).expand(batch_size, width)  # a done row's beams stay put
+        row_offset = torch.arange(batch_size, device=device)[:, None] * width
+        history: list[_BeamStep] = []
+        for _ in range(int(step_limit.max()) if batch_size else 0):
+            log_probs, new_hidden = self.decode(token.view(-1, 1), hidden)
+            log_probs = log_probs.view(batch_size, width, vocab_size)
+            top_log_probs, top_ids = log_probs.topk(k, dim=-1)  # (B, W, k)
+            # Extend every beam by every word; a finished beam only by <pad>, at no cost.
+            candidates = (score[..., None] + log_probs).masked_fill(finished[..., None], float("-inf"))
+            candidates[..., self.config.pad_id] = torch.where(finished, score, candidates[..., self.config.pad_id])
+            best, flat = candidates.view(batch_size, -1).topk(width, dim=-1)  # (B, W), best first
+            score = torch.where(done[:, None], score, best)
+            parent = torch.where(done[:, None], keep, flat // vocab_size)
+            token = torch.where(done[:, None], self.config.pad_id, flat % vocab_size)
+            parent_finished = finished.gather(1, parent)
+            index = (row_offset + parent).view(-1)  # each new beam's parent among the B*W
+            hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
+            # What each new beam's parent believed at this step: the tables the page shows.
+            from_parent = parent[..., None].expand(-1, -1, k)
+            chosen_log_prob = log_probs.view(batch_size, -1).gather(1, parent * vocab_size + token)
+            history.append(
+                _BeamStep(
+                    parent=parent,
+                    token=token,
+                    prob=chosen_log_prob.exp().masked_fill(parent_finished, 0.0),
+                    top_ids=top_ids.gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
+                    top_probs=top_log_probs.gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
+                )
+            )
+            num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
+            finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
+            done |= finished[:, 0]
+            finished |= done[:, None]
+            if bool(done.all()):
                 break
-        if not tokens:  # an empty batch
-            empty = torch.zeros(batch_size, 0, dtype=torch.long, device=src.device)
-            return Generation(empty, empty.float(), empty[..., None], empty[..., None].float(), num_steps)
-        return Generation(
-            tokens=torch.stack(tokens, 1),
-            probs=torch.stack(probs, 1),
-            top_ids=torch.stack(top_ids, 1),
-            top_probs=torch.stack(top_probs, 1),
-            num_steps=num_steps,
-        )
+        return self._backtrack(history, num_steps[:, 0], score[:, 0], batch_size, k, device)
+
+    def _backtrack(self, history: list[_BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
+        """Follow each row's best beam (beam 0) back to the start, collecting what it recorded."""
+        beam = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
+        steps = []
+        for step in reversed(history):
+            pick = beam[..., None].expand(-1, -1, k)
+            steps.append((step.token.gather(1, beam), step.prob.gather(1, beam),
+                          step.top_ids.gather(1, pick), step.top_probs.gather(1, pick)))
+            beam = step.parent.gather(1, beam)
+        if not steps:  # an empty batch
+            empty = torch.zeros(batch_size, 0, dtype=torch.long, device=device)
+            return Generation(empty, empty.float(), empty[..., None], empty[..., None].float(), num_steps, log_prob)
+        tokens, probs, top_ids, top_probs = (torch.cat(parts[::-1], dim=1) for parts in zip(*steps))
+        return Generation(tokens, probs, top_ids, top_probs, num_steps, log_prob)
 
     # --- serialization: config.json (by the mixin) + model.safetensors in fp16, never pickle ---
 

@@ -38,9 +38,10 @@ def test_per_step_table_plot_and_confidence(run, app_module):
     assert len(steps) == len(first["steps"])
     assert steps["emitted"].tolist() == [s["token"] for s in first["steps"]]
     assert list(steps.columns[-3:]) == ["top 1", "top 2", "top 3"]
-    # Greedy decoding: the emitted word is the best candidate, and it is the one marked.
-    assert all(cell.startswith("▶ ") for cell in steps["top 1"])
-    assert not any(cell.startswith("▶") for cell in steps["top 2"])
+    marked = [[cell.startswith("▶ ") for cell in steps[f"top {r}"]] for r in (1, 2, 3)]
+    for i, step in enumerate(first["steps"]):  # ▶ marks exactly the emitted word among the candidates
+        in_top = [word == step["token"] for word, _ in step["top_k"]]
+        assert [column[i] for column in marked] == in_top
     if (steps["ok"] == "✓").all():  # every step emitted the doubling's word -> the output is exact
         assert first["is_exact"]
     assert [word for word, _ in highlighted] == [s["token"] for s in first["steps"] if s["token"] != "<eos>"]
@@ -70,10 +71,31 @@ def test_user_text_reaches_the_tables_verbatim(app_module):
     assert results["input"][0] == hostile.strip()  # a Dataframe shows text as text: nothing to escape here
 
 
-@pytest.mark.parametrize("text, top_k, message", [("", 5, "no sentences"), ("hi", 0, "from 1 to 10"), ("hi", 5.5, "whole number")])
-def test_bad_input_raises_gr_error(app_module, text, top_k, message):
+def test_greedy_marks_the_best_candidate(app_module):
+    _, state = app_module.double(TEXT, 3, 1)
+    _, steps, _ = app_module.show_sentence(state, 0)
+    assert all(cell.startswith("▶ ") for cell in steps["top 1"])
+    assert not any(cell.startswith("▶") for cell in steps["top 2"])
+
+
+def test_beam_width_reaches_the_library_and_the_notes(app_module):
+    dicts, state = app_module.double(TEXT, 2, 3.0)  # a slider may send 3.0
+    assert state["beam_width"] == 3
+    assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 2, beam_width=3)]
+    run_md = app_module.show_run(state, False)[5]
+    assert "beam search: the 3 likeliest" in run_md
+    _, greedy_state = app_module.double(TEXT, 2, 1)
+    assert "greedy" in app_module.show_run(greedy_state, False)[5]
+
+
+@pytest.mark.parametrize(
+    "text, top_k, beam_width, message",
+    [("", 5, 1, "no sentences"), ("hi", 0, 1, "from 1 to 10"), ("hi", 5.5, 1, "whole number"),
+     ("hi", 5, 0, "beam_width must be a whole number from 1 to 8"), ("hi", 5, 9, "from 1 to 8"), ("hi", 5, 2.5, "whole number")],
+)
+def test_bad_input_raises_gr_error(app_module, text, top_k, beam_width, message):
     with pytest.raises(gr.Error, match=message):
-        app_module.double(text, top_k)
+        app_module.double(text, top_k, beam_width)
 
 
 def test_model_note_names_source_parameters_and_vocabulary(app_module):

@@ -25,20 +25,21 @@ class CountingDoubler:
         self.wd = wd
         self.calls: list[int] = []
 
-    def __call__(self, sentences, top_k):
+    def __call__(self, sentences, top_k, beam_width):
         self.calls.append(len(sentences))
-        return self.wd.double(sentences, top_k)
+        return self.wd.double(sentences, top_k, beam_width)
 
 
 def run_concurrently(batcher, requests):
-    """Submit every (sentences, top_k) from its own thread at the same moment; collect results or errors."""
+    """Submit every (sentences, top_k[, beam_width]) from its own thread at the same moment; collect
+    results or errors."""
     barrier = threading.Barrier(len(requests))
     outcomes = [None] * len(requests)
 
-    def worker(i, sentences, top_k):
+    def worker(i, sentences, top_k, beam_width=1):
         barrier.wait()
         try:
-            outcomes[i] = batcher.double(sentences, top_k)
+            outcomes[i] = batcher.double(sentences, top_k, beam_width)
         except Exception as error:
             outcomes[i] = error
 
@@ -112,9 +113,9 @@ def test_batches_are_capped(wd):
 def test_requests_that_together_exceed_one_requests_limit_still_share_a_pass(wd):
     passes = []
 
-    def counting(sentences, top_k):
+    def counting(sentences, top_k, beam_width):
         passes.append(len(sentences))
-        return wd.double_batch(sentences, top_k)
+        return wd.double_batch(sentences, top_k, beam_width)
 
     batcher = MicroBatcher(counting, max_wait_s=0.25)
     requests = [([f"I love U{i}"] * MAX_SENTENCES, 1) for i in range(3)]
@@ -123,3 +124,24 @@ def test_requests_that_together_exceed_one_requests_limit_still_share_a_pass(wd)
         assert not isinstance(results, Exception), results
         assert [r.input for r in results] == [f"I love U{i}"] * MAX_SENTENCES
     assert max(passes) > MAX_SENTENCES and sum(passes) == 3 * MAX_SENTENCES
+
+
+def test_requests_with_different_beam_widths_never_share_a_pass(wd):
+    counting = CountingDoubler(wd)
+    batcher = MicroBatcher(counting, max_wait_s=0.25)
+    widths = [1, 3, 1, 3, 2]
+    requests = [([f"I love U{i}", "TF is Aww"], 2, width) for i, width in enumerate(widths)]
+    outcomes = run_concurrently(batcher, requests)
+    assert len(counting.calls) >= len(set(widths))  # one pass per width at least
+    for (sentences, top_k, width), results in zip(requests, outcomes):
+        assert not isinstance(results, Exception), results
+        alone = wd.double(sentences, top_k, width)
+        assert [r.output for r in results] == [r.output for r in alone]
+        assert [[s.token for s in r.steps] for r in results] == [[s.token for s in r.steps] for r in alone]
+
+
+def test_a_bad_beam_width_is_refused_in_the_callers_thread(wd):
+    batcher = MicroBatcher(CountingDoubler(wd))
+    with pytest.raises(ValueError, match="beam_width must be a whole number from 1 to 8"):
+        batcher.double(["I love CUDA"], 2, 0)
+    assert batcher.passes == 0

@@ -42,6 +42,7 @@ def test_json_lines(model_dir):
     "args, stdin, message",
     [
         (["--top-k", "0", "hi"], "", "top_k must be"),
+        (["--beam-width", "9", "hi"], "", "beam_width must be a whole number from 1 to 8"),
         ([""], "", "argument 1 is empty"),
         ([], "ok\n" + " ".join(["w"] * 300) + "\n", "line 2 has 300 words"),
     ],

@@ -41,6 +41,13 @@ def test_double_several_sentences(client, app_module):
     assert [r["output"] for r in results] == [r.output for r in app_module.wd.double(sentences, 4)]
 
 
+def test_a_third_value_sets_the_beam_width(client, app_module):
+    sentences = ["I love CUDA", "TF is Aww"]
+    results = client.predict("\n".join(sentences), 3, 2, api_name="/double")
+    check(results, sentences, 3)
+    assert results == [r.to_dict() for r in app_module.wd.double(sentences, 3, beam_width=2)]
+
+
 BAD_INPUTS = {
     "empty": ("", 5, "no sentences given"),
     "blank": ("  \n\t\n ", 5, "no sentences given"),
@@ -49,6 +56,13 @@ BAD_INPUTS = {
     "top_k 0": ("I love CUDA", 0, "from 1 to 10"),
     "top_k 11": ("I love CUDA", 11, "from 1 to 10"),
 }
+BAD_BEAM_WIDTHS = {"beam width 0": 0, "beam width 9": 9}
+
+
+@pytest.mark.parametrize("beam_width", BAD_BEAM_WIDTHS.values(), ids=BAD_BEAM_WIDTHS.keys())
+def test_a_bad_beam_width_gets_app_error_naming_the_limit(client, beam_width):
+    with pytest.raises(AppError, match="beam_width must be a whole number from 1 to 8"):
+        client.predict("I love CUDA", 5, beam_width, api_name="/double")
 
 
 @pytest.mark.parametrize("text, top_k, message", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())

@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from s2s.model import Seq2Seq, reverse_padded
-from s2s.tokenizer import EOS_ID, PAD_ID
+from s2s.tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 from helpers import tiny_model, tiny_tokenizer
 
@@ -39,15 +39,16 @@ def model_and_tokenizer():
     return tiny_model(tok, seed=3), tok
 
 
-def test_batch_invariance(model_and_tokenizer):
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_batch_invariance(model_and_tokenizer, beam_width):
     """Each sentence decodes to the same tokens alone, in the batch, and in a shuffled batch."""
     model, tok = model_and_tokenizer
     order = list(range(len(SENTENCES)))
     random.Random(0).shuffle(order)
-    together = model.generate(*_src(tok, SENTENCES), top_k=3)
-    shuffled = model.generate(*_src(tok, [SENTENCES[i] for i in order]), top_k=3)
+    together = model.generate(*_src(tok, SENTENCES), top_k=3, beam_width=beam_width)
+    shuffled = model.generate(*_src(tok, [SENTENCES[i] for i in order]), top_k=3, beam_width=beam_width)
     for i, sentence in enumerate(SENTENCES):
-        alone = model.generate(*_src(tok, [sentence]), top_k=3)
+        alone = model.generate(*_src(tok, [sentence]), top_k=3, beam_width=beam_width)
         n = int(alone.num_steps[0])
         j = order.index(i)
         for gen, row in ((together, i), (shuffled, j)):
@@ -69,6 +70,63 @@ def test_generation_records_topk_in_order(model_and_tokenizer):
         assert (gen.top_probs[row, :n, :-1] >= gen.top_probs[row, :n, 1:]).all()
 
 
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_recorded_tables_are_the_decoders_beliefs_along_the_chosen_words(model_and_tokenizer, beam_width):
+    """Teacher-forcing each row's chosen words gives back exactly the probabilities and top-k recorded
+    while searching, and the row's log_prob is the sum over its steps."""
+    model, tok = model_and_tokenizer
+    src, lengths = _src(tok, SENTENCES)
+    gen = model.generate(src, lengths, top_k=4, beam_width=beam_width)
+    tgt_in = torch.cat([torch.full((len(SENTENCES), 1), SOS_ID), gen.tokens[:, :-1]], dim=1)
+    with torch.no_grad():
+        probs = model(src, lengths, tgt_in).exp()  # (B, S, V)
+    for row in range(len(SENTENCES)):
+        n = int(gen.num_steps[row])
+        forced = probs[row, :n]
+        assert torch.allclose(forced.gather(1, gen.tokens[row, :n, None])[:, 0], gen.probs[row, :n], atol=1e-5)
+        top_probs, top_ids = forced.topk(4, dim=-1)
+        assert torch.equal(top_ids, gen.top_ids[row, :n])
+        assert torch.allclose(top_probs, gen.top_probs[row, :n], atol=1e-5)
+        assert gen.log_prob[row].item() == pytest.approx(gen.probs[row, :n].log().sum().item(), abs=1e-4)
+
+
+def _most_probable_doubling_of_one_word(model, src, lengths) -> float:
+    """Brute force: the best log-probability over every output a one-word row may take (<= 3 steps)."""
+    vocab = model.config.vocab_size
+    best = float("-inf")
+    with torch.no_grad():
+        frontier = [(SOS_ID, 0.0, model.encode(src, lengths))]  # (last token, log-prob so far, hidden)
+        for step in range(3):
+            grown = []
+            for last, score, hidden in frontier:
+                log_probs, hidden = model.decode(torch.tensor([[last]]), hidden)
+                for token in range(vocab):
+                    total = score + log_probs[0, 0, token].item()
+                    if token == EOS_ID or step == 2:
+                        best = max(best, total)
+                    else:
+                        grown.append((token, total, hidden))
+            frontier = grown
+    return best
+
+
+def test_a_beam_as_wide_as_every_prefix_finds_the_most_probable_output():
+    """With vocab**2 beams nothing is ever pruned from a one-word row's 3 steps, so the search must
+    find the brute-force optimum; greedy decoding, on an untrained model, does not always."""
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=5)
+    greedy_missed = 0
+    for word in ["cat", "Bob"]:
+        src, lengths = _src(tok, [word])
+        optimum = _most_probable_doubling_of_one_word(model, src, lengths)
+        exhaustive = model.generate(src, lengths, top_k=1, beam_width=tok.vocab_size**2)
+        assert exhaustive.log_prob[0].item() == pytest.approx(optimum, abs=1e-4)
+        greedy = model.generate(src, lengths, top_k=1)
+        assert greedy.log_prob[0].item() <= optimum + 1e-4
+        greedy_missed += greedy.log_prob[0].item() < optimum - 1e-3
+    assert greedy_missed  # else this test could not tell a beam search from greedy decoding
+
+
 def test_a_row_that_emits_eos_stays_finished_and_the_loop_ends_when_all_are_done():
     tok = tiny_tokenizer()
     model = tiny_model(tok, seed=1)
@@ -83,13 +141,14 @@ def test_a_row_that_emits_eos_stays_finished_and_the_loop_ends_when_all_are_done
     assert free.tokens.shape[1] > 1  # without the bias they would have run on
 
 
-def test_each_row_stops_at_its_own_step_limit():
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_each_row_stops_at_its_own_step_limit(beam_width):
     tok = tiny_tokenizer()
     model = tiny_model(tok, seed=2)
     with torch.no_grad():
         model.out_bias[EOS_ID] = -1e4  # never emit <eos>
     src, lengths = _src(tok, ["I love", "the cat sat on the mat"])
-    gen = model.generate(src, lengths, top_k=1)
+    gen = model.generate(src, lengths, top_k=1, beam_width=beam_width)
     assert gen.num_steps.tolist() == [5, 13]  # 2 * length + 1
     assert (gen.tokens[0, 5:] == PAD_ID).all() and (gen.probs[0, 5:] == 0).all()
 
