@@ -5,7 +5,7 @@ MAX_CHARS = 20_000  # characters in one request
 MAX_WORDS_PER_SENTENCE = 260  # ten times the blog's 26; longer sentences are chunked, so this only bounds work
 MIN_TOP_K, MAX_TOP_K, DEFAULT_TOP_K = 1, 10, 5
 # Candidate doublings kept per sentence while decoding (1 = greedy); each costs one more decoder row.
-MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, DEFAULT_BEAM_WIDTH = 1, 8, 1
+MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, DEFAULT_BEAM_WIDTH = 1, 8, 2
 
 
 def _check_whole_number(name: str, value, low: int, high: int) -> None:

@@ -144,7 +144,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         ends when every row is done.
         """
         batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
-        width, k = min(beam_width, vocab_size), min(top_k, vocab_size)
+        width, k = beam_width, min(top_k, vocab_size)
+        per_beam = min(width, vocab_size)  # extensions of one beam worth ranking
         lengths = lengths.to(device)
         hidden = self.encode(src, lengths).repeat_interleave(width, dim=1)  # (L, B*W, H), row-major
         step_limit = (2 * lengths + 1)[:, None]  # (B, 1)
@@ -161,27 +162,32 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         for _ in range(int(step_limit.max()) if batch_size else 0):
             log_probs, new_hidden = self.decode(token.view(-1, 1), hidden)
             log_probs = log_probs.view(batch_size, width, vocab_size)
-            top_log_probs, top_ids = log_probs.topk(k, dim=-1)  # (B, W, k)
-            # Extend every beam by every word; a finished beam only by <pad>, at no cost.
-            candidates = (score[..., None] + log_probs).masked_fill(finished[..., None], float("-inf"))
-            candidates[..., self.config.pad_id] = torch.where(finished, score, candidates[..., self.config.pad_id])
+            # A row's best `width` extensions are among each beam's own best `width` words, so only
+            # those are ranked: (B, W, W) candidates instead of (B, W, V).
+            top_log_probs, top_ids = log_probs.topk(max(per_beam, k), dim=-1)  # (B, W, max(W, k))
+            words, candidates = top_ids[..., :per_beam], score[..., None] + top_log_probs[..., :per_beam]
+            # A finished beam extends only by <pad>, at no cost, so it keeps its score and its place.
+            stay = torch.full_like(candidates, float("-inf"))
+            stay[..., 0] = score
+            candidates = torch.where(finished[..., None], stay, candidates)
+            words = words.masked_fill(finished[..., None], self.config.pad_id)
             best, flat = candidates.view(batch_size, -1).topk(width, dim=-1)  # (B, W), best first
             score = torch.where(done[:, None], score, best)
-            parent = torch.where(done[:, None], keep, flat // vocab_size)
-            token = torch.where(done[:, None], self.config.pad_id, flat % vocab_size)
+            parent = torch.where(done[:, None], keep, flat // per_beam)
+            token = torch.where(done[:, None], self.config.pad_id, words.view(batch_size, -1).gather(1, flat))
+            chosen_log_prob = top_log_probs[..., :per_beam].reshape(batch_size, -1).gather(1, flat)
             parent_finished = finished.gather(1, parent)
             index = (row_offset + parent).view(-1)  # each new beam's parent among the B*W
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
-            chosen_log_prob = log_probs.view(batch_size, -1).gather(1, parent * vocab_size + token)
             history.append(
                 _BeamStep(
                     parent=parent,
                     token=token,
                     prob=chosen_log_prob.exp().masked_fill(parent_finished, 0.0),
-                    top_ids=top_ids.gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
-                    top_probs=top_log_probs.gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
+                    top_ids=top_ids[..., :k].gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
+                    top_probs=top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
                 )
             )
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()

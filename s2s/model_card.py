@@ -103,8 +103,10 @@ def write_evaluation(out: Path, report: dict) -> None:
         rows.append(f"| {name} | **all** | {o['n']} | **{o['exact_match']:.4f}** | {o['token_accuracy']:.4f} |")
     native = report["native"]
     native_line = ", ".join(f"{n}: {a:.3f}" for n, a in native["exact_match_by_length"].items())
+    width = report.get("beam_width", 1)
+    decoding = "greedy decoding" if width == 1 else f"beam search of width {width}"
     section = (
-        f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), greedy decoding, measured by\n"
+        f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), {decoding}, measured by\n"
         f"`{report['command']}`. *random*: fresh random sentences; *real*: `tests/data/real_sentences.txt`;\n"
         f"*repeats*: random sentences with one word said 2-5 times in a row; *long*: random sentences of one to two\n"
         f"times `--max-len` words (longer than any trained on), doubled chunk by chunk.\n\n" + "\n".join(rows) +

@@ -7,7 +7,7 @@ import torch
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
 from s2s.batcher import MicroBatcher
-from s2s.limits import MAX_SENTENCES
+from s2s.limits import DEFAULT_BEAM_WIDTH, MAX_SENTENCES
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def run_concurrently(batcher, requests):
     barrier = threading.Barrier(len(requests))
     outcomes = [None] * len(requests)
 
-    def worker(i, sentences, top_k, beam_width=1):
+    def worker(i, sentences, top_k, beam_width=DEFAULT_BEAM_WIDTH):
         barrier.wait()
         try:
             outcomes[i] = batcher.double(sentences, top_k, beam_width)

@@ -62,4 +62,7 @@ def test_evaluation_reports_sentences_longer_than_any_trained_on(doubler, tmp_pa
     assert long["overall"]["exact_match"] >= 0.9  # chunking turns them into sentences the model knows
     (tmp_path / "README.md").write_text("# card\n", encoding="utf-8")
     write_evaluation(tmp_path, {**report, "command": "python -m s2s.evaluate --n 40"})
-    assert "| long | 27-52 | 10 |" in (tmp_path / "README.md").read_text(encoding="utf-8")
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    width = report["beam_width"]
+    assert "| long | 27-52 | 10 |" in card
+    assert ("greedy decoding" if width == 1 else f"beam search of width {width}") in card
