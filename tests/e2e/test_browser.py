@@ -56,3 +56,13 @@ def test_nothing_left_the_machine(page):
     assert page.requests, "no requests recorded"
     outside = [u for u in page.requests if urlparse(u).scheme not in LOCAL_SCHEMES and urlparse(u).hostname != "127.0.0.1"]
     assert outside == []
+
+
+def test_the_beam_width_slider_reaches_the_decoder(page):
+    run_note = page.locator("#run-note")
+    run_note.get_by_text("beam search: the 2 likeliest", exact=False).wait_for(timeout=30_000)  # the default
+    width = page.get_by_role("spinbutton", name="Beam width")  # the slider's number box
+    width.fill("1")
+    width.press("Enter")
+    page.get_by_role("button", name="Double").click()
+    run_note.get_by_text("greedy: the likeliest word at every step", exact=False).wait_for(timeout=30_000)
