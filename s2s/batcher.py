@@ -19,9 +19,10 @@ from typing import Callable
 from .doubler import DoubleResult
 from .limits import DEFAULT_BEAM_WIDTH, MAX_SENTENCES, check_request
 
-# One merged forward pass holds at most this many sentences: big enough to fill a CPU or GPU,
-# small enough that nobody waits behind a huge batch.
-MAX_BATCH_SENTENCES = 4 * MAX_SENTENCES
+# One merged forward pass holds at most this many sentence beams (sentences x beam width, each one
+# decoder row before chunking): big enough to fill a CPU or GPU, small enough that nobody waits behind
+# a huge batch. At the default width that is four full requests; at the widest, one.
+MAX_BATCH_BEAMS = 4 * MAX_SENTENCES * DEFAULT_BEAM_WIDTH
 # How long the first request of a batch waits for companions. A decode step costs about a
 # millisecond, so a few milliseconds of waiting is cheap next to a whole sentence's decoding.
 MAX_WAIT_S = 0.005
@@ -59,9 +60,9 @@ class MicroBatcher:
     different beam widths never share a pass: the width changes what is decoded.
     """
 
-    def __init__(self, double_fn: DoubleFn, max_batch_sentences: int = MAX_BATCH_SENTENCES, max_wait_s: float = MAX_WAIT_S):
+    def __init__(self, double_fn: DoubleFn, max_batch_beams: int = MAX_BATCH_BEAMS, max_wait_s: float = MAX_WAIT_S):
         self.double_fn = double_fn
-        self.max_batch_sentences = max_batch_sentences
+        self.max_batch_beams = max_batch_beams
         self.max_wait_s = max_wait_s
         self._queue: queue.Queue[_Request] = queue.Queue()
         self._held: _Request | None = None  # taken from the queue but did not fit the last batch
@@ -102,22 +103,23 @@ class MicroBatcher:
 
     def _collect(self) -> list[_Request]:
         """Block for a first request, then take whatever arrives within max_wait_s with the same beam width,
-        up to the size cap."""
+        up to the size cap (a first request always runs, however big)."""
         first = self._held if self._held is not None else self._queue.get()
         self._held = None
-        batch, size = [first], len(first.sentences)
+        batch, size = [first], len(first.sentences) * first.beam_width
         deadline = time.perf_counter() + self.max_wait_s
-        while size < self.max_batch_sentences:
+        while size < self.max_batch_beams:
             timeout = deadline - time.perf_counter()
             try:
                 request = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
-            if size + len(request.sentences) > self.max_batch_sentences or request.beam_width != first.beam_width:
+            beams = len(request.sentences) * request.beam_width
+            if size + beams > self.max_batch_beams or request.beam_width != first.beam_width:
                 self._held = request  # first in line for the next batch
                 break
             batch.append(request)
-            size += len(request.sentences)
+            size += beams
         return batch
 
     def _run(self, batch: list[_Request]) -> None:
