@@ -47,6 +47,11 @@ class _Request:
     future: Future = field(default_factory=Future)
     submitted: float = field(default_factory=time.perf_counter)
 
+    @property
+    def beams(self) -> int:
+        """Its share of a merged pass: one decoder row per sentence and beam (before chunking)."""
+        return len(self.sentences) * self.beam_width
+
 
 DoubleFn = Callable[[list[str], int, int], list[DoubleResult]]
 
@@ -106,7 +111,7 @@ class MicroBatcher:
         up to the size cap (a first request always runs, however big)."""
         first = self._held if self._held is not None else self._queue.get()
         self._held = None
-        batch, size = [first], len(first.sentences) * first.beam_width
+        batch, size = [first], first.beams
         deadline = time.perf_counter() + self.max_wait_s
         while size < self.max_batch_beams:
             timeout = deadline - time.perf_counter()
@@ -114,12 +119,11 @@ class MicroBatcher:
                 request = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
             except queue.Empty:
                 break
-            beams = len(request.sentences) * request.beam_width
-            if size + beams > self.max_batch_beams or request.beam_width != first.beam_width:
+            if size + request.beams > self.max_batch_beams or request.beam_width != first.beam_width:
                 self._held = request  # first in line for the next batch
                 break
             batch.append(request)
-            size += beams
+            size += request.beams
         return batch
 
     def _run(self, batch: list[_Request]) -> None:

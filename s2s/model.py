@@ -165,7 +165,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (B, W, W) candidates instead of (B, W, V).
             top_log_probs, top_ids = log_probs.topk(max(per_beam, k), dim=-1)  # (B, W, max(W, k))
-            words, candidates = top_ids[..., :per_beam], score[..., None] + top_log_probs[..., :per_beam]
+            words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
+            candidates = score[..., None] + word_log_probs
             # A finished beam extends only by <pad>, at no cost, so it keeps its score and its place.
             stay = torch.full_like(candidates, float("-inf"))
             stay[..., 0] = score
@@ -175,7 +176,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             score = torch.where(done[:, None], score, best)
             parent = torch.where(done[:, None], keep, flat // per_beam)
             token = torch.where(done[:, None], self.config.pad_id, words.view(batch_size, -1).gather(1, flat))
-            chosen_log_prob = top_log_probs[..., :per_beam].reshape(batch_size, -1).gather(1, flat)
+            chosen_log_prob = word_log_probs.reshape(batch_size, -1).gather(1, flat)
             parent_finished = finished.gather(1, parent)
             index = (row_offset + parent).view(-1)  # each new beam's parent among the B*W
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
@@ -193,7 +194,6 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
             done |= finished[:, 0]
-            finished |= done[:, None]
             if bool(done.all()):
                 break
         return self._backtrack(history, num_steps[:, 0], score[:, 0], batch_size, k, device)

@@ -101,22 +101,14 @@ def test_error_inside_the_merged_pass_is_returned_to_its_own_caller(wd):
     assert [r.input for r in outcomes[2]] == request(2)
 
 
-def test_batches_are_capped(wd):
+@pytest.mark.parametrize("beam_width, requests, most_sentences", [(2, 5, 4), (4, 4, 2)])
+def test_batches_are_capped_by_sentence_beams(wd, beam_width, requests, most_sentences):
+    """A cap of 8 beams: 4 sentences per pass at width 2, only 2 at width 4."""
     counting = CountingDoubler(wd)
     batcher = MicroBatcher(counting, max_batch_beams=8, max_wait_s=0.25)
-    requests = [(["I love CUDA", "TF is Aww"], 3, 2) for _ in range(5)]
-    outcomes = run_concurrently(batcher, requests)
+    outcomes = run_concurrently(batcher, [(["I love CUDA", "TF is Aww"], 3, beam_width)] * requests)
     assert all(not isinstance(o, Exception) for o in outcomes)
-    assert max(counting.calls) <= 4 and sum(counting.calls) == 10  # 8 beams: 4 sentences at width 2
-
-
-def test_wider_beams_merge_fewer_sentences(wd):
-    counting = CountingDoubler(wd)
-    batcher = MicroBatcher(counting, max_batch_beams=8, max_wait_s=0.25)
-    requests = [(["I love CUDA", "TF is Aww"], 3, 4) for _ in range(4)]
-    outcomes = run_concurrently(batcher, requests)
-    assert all(not isinstance(o, Exception) for o in outcomes)
-    assert max(counting.calls) <= 2 and sum(counting.calls) == 8  # 8 beams: 2 sentences at width 4
+    assert max(counting.calls) <= most_sentences and sum(counting.calls) == 2 * requests
 
 
 def test_requests_that_together_exceed_one_requests_limit_still_share_a_pass(wd):
