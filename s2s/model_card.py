@@ -7,7 +7,7 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from .evaluate import native_length
+from .measure import native_length
 
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
@@ -20,6 +20,8 @@ def write_model_card(out: Path, config, num_parameters: int, vocabulary_words: i
     hours = training["seconds"] / 3600
     native = ", ".join(f"{n}: {acc:.3f}" for n, acc in training["native_by_length"].items())
     commands = "\n".join(training["commands"])
+    recipe = training.get("recipe")
+    recipe_text = f"\nThe recipe, `{recipe['path']}`:\n\n```toml\n{recipe['text'].strip()}\n```\n" if recipe else ""
     card = f"""---
 license: mit
 library_name: pytorch
@@ -60,7 +62,7 @@ with a combined length curriculum:
 ```
 {commands}
 ```
-
+{recipe_text}
 - steps: {training["steps"]:,}; wall time: {hours:.2f} h on {training["machine"]}
 - native length (every 4 consecutive lengths up to it at >= 99% exact): {native_length(training["native_by_length"])} words
 - held-out exact match by length at export (one row each, no chunking): {native}
@@ -89,28 +91,45 @@ def _section(card: str) -> str | None:
     return match.group(0) if match else None
 
 
-def write_evaluation(out: Path, report: dict) -> None:
-    """Replace the card's evaluation section with an `s2s.evaluate` report."""
-    path = Path(out) / "README.md"
-    rows = ["| sentences | length bucket | n | exact match | token accuracy |", "|---|---|---|---|---|"]
-    for name in ("random", "real", "repeats", "long"):
-        if name not in report:
-            continue
-        part = report[name]
-        for bucket, r in part["buckets"].items():
-            rows.append(f"| {name} | {bucket} | {r['n']} | {r['exact_match']:.4f} | {r['token_accuracy']:.4f} |")
+def _bucket_table(sets: dict[str, dict]) -> list[str]:
+    """Markdown rows: one set per row, exact match per length bucket, then overall (exact, token, n)."""
+    buckets = list(dict.fromkeys(b for part in sets.values() for b in part["buckets"]))
+    rows = ["| sentences | " + " | ".join(buckets) + " | **all** | token accuracy | n |",
+            "|---|" + "---|" * (len(buckets) + 3)]
+    for name, part in sets.items():
+        cells = [f"{part['buckets'][b]['exact_match']:.4f}" if b in part["buckets"] else "" for b in buckets]
         o = part["overall"]
-        rows.append(f"| {name} | **all** | {o['n']} | **{o['exact_match']:.4f}** | {o['token_accuracy']:.4f} |")
+        rows.append(f"| {name} | " + " | ".join(cells) +
+                    f" | **{o['exact_match']:.4f}** | {o['token_accuracy']:.4f} | {o['n']:,} |")
+    return rows
+
+
+def _shortened(sentence: str, limit: int = 90) -> str:
+    sentence = sentence.replace("`", "'")  # a backtick would end the code span
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+
+
+def write_evaluation(out: Path, report: dict) -> None:
+    """Replace the card's evaluation section with an `s2s.evaluate` report, and save the report itself as
+    evaluation.json beside the weights (for the page and the Hub)."""
+    path = Path(out) / "README.md"
+    sets = {"random (1-26)": report["random"], **report.get("families", {}), "real text": report["real"]}
+    rows = _bucket_table(sets)
     native = report["native"]
     native_line = ", ".join(f"{n}: {a:.3f}" for n, a in native["exact_match_by_length"].items())
     width = report.get("beam_width", 1)
     decoding = "greedy decoding" if width == 1 else f"beam search of width {width}"
+    wrong = [(name, sentence) for name, part in sets.items() for sentence in part.get("wrong", [])]
+    wrong_lines = "\n".join(f"- {name}: `{_shortened(sentence)}`" for name, sentence in wrong[:40]) or "- none"
     section = (
         f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), {decoding}, measured by\n"
-        f"`{report['command']}`. *random*: fresh random sentences; *real*: `tests/data/real_sentences.txt`;\n"
-        f"*repeats*: random sentences with one word said 2-5 times in a row; *long*: random sentences of one to two\n"
-        f"times `--max-len` words (longer than any trained on), doubled chunk by chunk.\n\n" + "\n".join(rows) +
-        f"\n\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
+        f"`{report['command']}`: exact match by length bucket (words). *random (1-26)*: fresh random sentences\n"
+        f"of the mix first trained on; then each sentence family of `s2s/families.py` (fresh seeds) in every\n"
+        f"bucket, 27-52 words doubled chunk by chunk; *real text*: every line of `s2s/eval_data/real_text.txt`\n"
+        f"(many languages, lists, code, chants, numbers).\n\n" + "\n".join(rows) +
+        f"\n\nWrong sentences ({len(wrong)}{', the first 40' if len(wrong) > 40 else ''}):\n\n{wrong_lines}\n"
+        f"\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
     )
     card = path.read_text(encoding="utf-8")
     path.write_text(card.replace(_section(card), section) if _section(card) else card + "\n" + section, encoding="utf-8")
+    (Path(out) / "evaluation.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")

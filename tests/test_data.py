@@ -3,7 +3,8 @@
 import random
 
 from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence, with_repeated_word
-from s2s.evaluate import best_chunk_length, native_length, predicted_exact_match, score
+from s2s.evaluate import score
+from s2s.measure import best_chunk_length, native_length, predicted_exact_match
 from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
 
 from helpers import tiny_tokenizer

@@ -8,7 +8,9 @@ from safetensors import safe_open
 
 from s2s import WordDoubler
 from s2s.data import doubling_text, random_text_sentence
-from s2s.evaluate import REAL_SENTENCES, double_all, evaluate
+from s2s.data import LENGTH_BUCKETS
+from s2s.evaluate import double_all, evaluate, family_sentences, real_text
+from s2s.families import FAMILIES
 from s2s.hub import BUNDLED
 from s2s.model_card import write_evaluation
 
@@ -20,13 +22,14 @@ def doubler():
 
 def test_weights_are_safetensors_and_json_only_and_small():
     names = {p.name for p in BUNDLED.iterdir()}
-    assert names == {"model.safetensors", "config.json", "tokenizer.json", "README.md"}
+    assert names == {"model.safetensors", "config.json", "tokenizer.json", "README.md", "evaluation.json"}
     assert (BUNDLED / "model.safetensors").stat().st_size <= 10 * 2**20  # a Space takes it without LFS
     with safe_open(BUNDLED / "model.safetensors", "pt") as f:
         assert len(list(f.keys())) > 0
     config = json.loads((BUNDLED / "config.json").read_text())
-    # The chunk length `--export-only` chose from its per-length measurement: at least the issue's 12 words in one row.
-    assert config["max_src_len"] >= 12
+    # The chunk length `--export-only` chose from its per-length measurement: at least the blog's 25 words in
+    # one row (short chunks would hide the long-sentence problem).
+    assert config["max_src_len"] >= 25
 
 
 def test_vocabulary_is_at_least_2000_english_words(doubler):
@@ -43,10 +46,19 @@ def test_exact_match_on_fresh_random_sentences(doubler):
     assert exact >= 0.99, f"exact match {exact:.3f} on 200 fresh sentences of 1-26 words"
 
 
-def test_every_real_sentence_is_doubled_exactly(doubler):
-    sentences = [line for line in REAL_SENTENCES.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(sentences) >= 50
-    wrong = [r.input for r in doubler.double(sentences, top_k=1) if not r.is_exact]
+def test_every_line_of_real_text_is_doubled_exactly(doubler):
+    sentences = real_text()
+    assert len(sentences) >= 200
+    wrong = [r.input for r in double_all(doubler, sentences) if not r.is_exact]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("family", list(FAMILIES))
+def test_every_family_is_doubled_exactly_on_a_small_fixed_sample(doubler, family):
+    # Two sentences per length bucket, 1-52 words; the >= 99.5% target on 600 per family is `s2s.evaluate`'s.
+    sentences = family_sentences(doubler.tokenizer, family, per_bucket=2, seed=20261201)
+    assert len(sentences) == 2 * len(LENGTH_BUCKETS)
+    wrong = [r.input for r in double_all(doubler, sentences) if not r.is_exact]
     assert wrong == []
 
 
@@ -55,14 +67,15 @@ def test_the_blog_examples(doubler):
     assert outputs == ["I I love love CUDA CUDA", "My My name name is is Sunil Sunil"]
 
 
-def test_evaluation_reports_sentences_longer_than_any_trained_on(doubler, tmp_path):
-    report = evaluate(doubler, n=40, min_len=1, max_len=26, seed=5)
-    long = report["long"]
-    assert list(long["buckets"]) == ["27-52"] and long["overall"]["n"] == 10
-    assert long["overall"]["exact_match"] >= 0.9  # chunking turns them into sentences the model knows
+def test_evaluation_reports_every_family_by_bucket_and_writes_the_card(doubler, tmp_path):
+    report = evaluate(doubler, n=20, min_len=1, max_len=26, seed=5, per_bucket=1, families=["run", "unknown"])
+    assert set(report["families"]) == {"run", "unknown"}
+    assert list(report["families"]["run"]["buckets"]) == [f"{lo}-{hi}" for lo, hi in LENGTH_BUCKETS]
+    assert report["real"]["overall"]["n"] == len(real_text())
     (tmp_path / "README.md").write_text("# card\n", encoding="utf-8")
-    write_evaluation(tmp_path, {**report, "command": "python -m s2s.evaluate --n 40"})
+    write_evaluation(tmp_path, {**report, "command": "python -m s2s.evaluate --n 20"})
     card = (tmp_path / "README.md").read_text(encoding="utf-8")
     width = report["beam_width"]
-    assert "| long | 27-52 | 10 |" in card
+    assert "| unknown | 1.0000 |" in card and "| real text |" in card
     assert ("greedy decoding" if width == 1 else f"beam search of width {width}") in card
+    assert json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))["families"]["run"]["overall"]["n"] == 6

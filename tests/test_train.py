@@ -3,10 +3,14 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 
 from s2s import WordDoubler
+
+ROOT = Path(__file__).resolve().parent.parent
 
 TINY = ["--vocab-size", "200", "--hidden-size", "32", "--embed-size", "16", "--batch-size", "16",
         "--max-len", "8", "--eval-per-length", "2", "--warmup", "5", "--threads", "1"]
@@ -86,3 +90,57 @@ def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
     assert all(a >= b for a, b in zip(rates[50:], rates[51:])) and rates[100] == 0.1
     default = parse_args(["--lr", "1", "--warmup", "10", "--steps", "100"])  # the last fifth decays
     assert learning_rate(80, default) == 1.0 and learning_rate(90, default) < 1.0
+
+
+def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
+    from s2s.train import parse_args
+
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('description = "a test"\nlr = 0.01\nbatch-size = 7\n[families]\nrun = 0.5\nletters = 0.5\n')
+    args = parse_args(["--config", str(recipe), "--batch-size", "9"])
+    assert args.lr == 0.01 and args.batch_size == 9 and args.mix == {"run": 0.5, "letters": 0.5}
+    recipe.write_text("learning_rate = 0.01\n")
+    with pytest.raises(SystemExit, match="unknown keys \\['learning_rate'\\]"):
+        parse_args(["--config", str(recipe)])
+
+
+def test_the_committed_recipe_describes_the_shipped_model():
+    from s2s.train import parse_args
+
+    args = parse_args(["--config", str(ROOT / "configs" / "families.toml")])
+    shipped = json.loads((ROOT / "weights" / "config.json").read_text())
+    assert args.init_from and args.max_len >= shipped["max_src_len"]
+    assert sum(args.mix.values()) > 0 and set(args.eval_names) >= set(args.mix)
+    # The code's own defaults describe the shipped architecture, not an older one.
+    defaults = parse_args([])
+    assert (defaults.embed_size, defaults.hidden_size, defaults.num_layers) == (
+        shipped["embed_size"], shipped["hidden_size"], shipped["num_layers"])
+
+
+def test_default_output_is_the_run_directory_never_weights(tmp_path):
+    from s2s.train import parse_args
+
+    assert parse_args([]).out == "runs/doubler/export"
+    before = {p.name: p.read_bytes() for p in (ROOT / "weights").iterdir()}
+    train("--steps", "4", "--eval-every", "4", "--run-dir", str(tmp_path / "run"))
+    assert (tmp_path / "run" / "export" / "model.safetensors").exists()
+    assert {p.name: p.read_bytes() for p in (ROOT / "weights").iterdir()} == before
+
+
+def test_init_from_starts_from_an_exported_model(tmp_path):
+    from helpers import save_tiny_doubler
+    from s2s.model import Seq2Seq
+
+    save_tiny_doubler(tmp_path / "start", max_src_len=8, seed=3)
+    # A learning rate of 0: the exported weights must be the starting model's, not a fresh initialisation.
+    train("--init-from", str(tmp_path / "start"), "--lr", "0", "--steps", "2", "--eval-every", "2",
+          "--run-dir", str(tmp_path / "run"))
+    start = Seq2Seq.from_pretrained(tmp_path / "start").state_dict()
+    exported = Seq2Seq.from_pretrained(tmp_path / "run" / "export").state_dict()
+    assert all(torch.equal(start[k], exported[k]) for k in start)
+    assert (tmp_path / "run" / "export" / "tokenizer.json").read_text() == (tmp_path / "start" / "tokenizer.json").read_text()
+    # ... and with a learning rate it trains from there.
+    train("--init-from", str(tmp_path / "start"), "--lr", "1e-2", "--steps", "3", "--eval-every", "3",
+          "--run-dir", str(tmp_path / "run2"))
+    trained = Seq2Seq.from_pretrained(tmp_path / "run2" / "export").state_dict()
+    assert not all(torch.equal(start[k], trained[k]) for k in start)
