@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from tqdm import tqdm
 
-from .limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH,
-                     MIN_TOP_K, check_beam_width, check_sentence, check_top_k)
+from .limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
+                     check_beam_width, check_sentence, check_top_k)
+
+# Lines read before a block is doubled: enough for the library to sort them into full batches, few
+# enough that memory does not grow with the input.
+STREAM_BLOCK = 4096
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,31 +50,52 @@ def main(argv=None) -> int:
         print(f"error: could not load the model: {error}", file=sys.stderr)
         return 1
     from_args = bool(args.sentences)
-    lines = args.sentences if from_args else sys.stdin.read().splitlines()
-    what = "argument" if from_args else "line"
-    with tqdm(total=len(lines), unit="line", file=sys.stderr, disable=len(lines) < 2 * MAX_SENTENCES) as bar:
-        for start in range(0, len(lines), MAX_SENTENCES):
-            group, problem = lines[start : start + MAX_SENTENCES], None
-            for i, line in enumerate(group):
+    lines = args.sentences if from_args else (line.rstrip("\r\n") for line in sys.stdin)
+    try:
+        return stream(doubler, lines, "argument" if from_args else "line", args)
+    except BrokenPipeError:  # `python -m s2s ... | head -1`: the reader has gone, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush is quiet too
+        return 0
+
+
+def stream(doubler, lines, what: str, args) -> int:
+    """Double lines as they come, in blocks the library batches (sorted by length), printing each block's
+    results in order: constant memory however long the input. Stops at the first bad line, after
+    doubling the lines before it."""
+    number = 0
+    with tqdm(unit="line", file=sys.stderr, disable=None, mininterval=1) as bar:
+        for block in blocks(lines, STREAM_BLOCK):
+            problem = None
+            for i, line in enumerate(block):
                 try:
-                    if line.strip() or from_args:  # a blank stdin line simply comes out blank
+                    if line.strip() or what == "argument":  # a blank stdin line simply comes out blank
                         check_sentence(line)
-                except ValueError as error:  # double what came before it, then stop
-                    group, problem = group[:i], f"{what} {start + i + 1} {error}"
+                except ValueError as error:
+                    block, problem = block[:i], f"{what} {number + i + 1} {error}"
                     break
-            filled = [line for line in group if line.strip()]
-            results = iter(doubler.double(filled, top_k=args.top_k, beam_width=args.beam_width) if filled else [])
-            for line in group:
-                if not line.strip():
-                    print("")
-                    continue
-                result = next(results)
-                print(json.dumps(result.to_dict(), ensure_ascii=False) if args.json else result.output, flush=True)
-            bar.update(len(group))
+            filled = [line for line in block if line.strip()]
+            results = iter(doubler.double(filled, top_k=args.top_k, beam_width=args.beam_width))
+            out = [(json.dumps(next(results).to_dict(), ensure_ascii=False) if args.json else next(results).output)
+                   if line.strip() else "" for line in block]
+            if out:
+                print("\n".join(out), flush=True)
+            number += len(block)
+            bar.update(len(block))
             if problem:
                 print(f"error: {problem}", file=sys.stderr)
                 return 2
     return 0
+
+
+def blocks(lines, size: int):
+    block = []
+    for line in lines:
+        block.append(line)
+        if len(block) == size:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import torch
 from .data import LENGTH_BUCKETS, doubling_text, random_text_sentence
 from .doubler import WordDoubler
 from .families import FAMILIES
-from .limits import DEFAULT_BEAM_WIDTH, MAX_BEAM_WIDTH, MAX_CHARS, MAX_SENTENCES, MIN_BEAM_WIDTH
+from .limits import DEFAULT_BEAM_WIDTH, MAX_BEAM_WIDTH, MIN_BEAM_WIDTH
 from .measure import native_exact_match
 from .model_card import write_evaluation
 
@@ -48,21 +48,9 @@ def score(pairs: list[tuple[str, str]]) -> dict:
     return {"overall": overall, "buckets": table}
 
 
-def double_all(doubler, sentences: list[str], beam_width: int = DEFAULT_BEAM_WIDTH):
-    """Any number of sentences, in the largest requests the API takes (by sentences and by characters)."""
-    results, request, chars = [], [], 0
-    for sentence in sentences:
-        if request and (len(request) == MAX_SENTENCES or chars + len(sentence) > MAX_CHARS):
-            results += doubler.double(request, top_k=1, beam_width=beam_width)
-            request, chars = [], 0
-        request.append(sentence)
-        chars += len(sentence)
-    return results + (doubler.double(request, top_k=1, beam_width=beam_width) if request else [])
-
-
 def score_doubling(doubler, sentences: list[str], beam_width: int = DEFAULT_BEAM_WIDTH) -> dict:
     """Double the sentences through WordDoubler and score them; the sentences it got wrong are listed too."""
-    results = double_all(doubler, sentences, beam_width)
+    results = doubler.double(sentences, top_k=1, beam_width=beam_width)
     report = score([(r.input, r.output) for r in results])
     report["wrong"] = [r.input for r in results if not r.is_exact]
     return report

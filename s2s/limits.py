@@ -1,24 +1,36 @@
 """Every limit and default of a request, in one place."""
 
+import operator
+
 MAX_SENTENCES = 128  # sentences (lines) in one request
 MAX_CHARS = 20_000  # characters in one request
 MAX_WORDS_PER_SENTENCE = 260  # ten times the blog's 26; longer sentences are chunked, so this only bounds work
 MIN_TOP_K, MAX_TOP_K, DEFAULT_TOP_K = 1, 10, 5
 # Candidate doublings kept per sentence while decoding (1 = greedy); each costs one more decoder row.
 MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, DEFAULT_BEAM_WIDTH = 1, 8, 2
+# How WordDoubler.double cuts any number of sentences into forward passes (rows sorted by length):
+# at most this many rows, and at most this many row-words x beams, so memory stays flat however many.
+DEFAULT_BATCH_SIZE = 512
+DEFAULT_MAX_BATCH_TOKENS = 16_384
 
 
-def _check_whole_number(name: str, value, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+def _check_whole_number(name: str, value, low: int, high: int) -> int:
+    """The value as an int; integer-like numbers (numpy, 0-d torch tensors) are welcome, bools and floats are not."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or not low <= number <= high:
         raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+    return number
 
 
-def check_top_k(top_k) -> None:
-    _check_whole_number("top_k", top_k, MIN_TOP_K, MAX_TOP_K)
+def check_top_k(top_k) -> int:
+    return _check_whole_number("top_k", top_k, MIN_TOP_K, MAX_TOP_K)
 
 
-def check_beam_width(beam_width) -> None:
-    _check_whole_number("beam_width", beam_width, MIN_BEAM_WIDTH, MAX_BEAM_WIDTH)
+def check_beam_width(beam_width) -> int:
+    return _check_whole_number("beam_width", beam_width, MIN_BEAM_WIDTH, MAX_BEAM_WIDTH)
 
 
 def check_sentence(sentence) -> None:
@@ -30,6 +42,21 @@ def check_sentence(sentence) -> None:
         raise ValueError("is empty: every sentence needs at least one word")
     if words > MAX_WORDS_PER_SENTENCE:
         raise ValueError(f"has {words} words, at most {MAX_WORDS_PER_SENTENCE} per sentence")
+
+
+def as_sentences(sentences) -> list[str]:
+    """A string (one sentence) or a list or tuple of strings -> a list, checked as the library needs:
+    text, at least one word, at most MAX_WORDS_PER_SENTENCE words. Any number of sentences."""
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    if not isinstance(sentences, (list, tuple)):
+        raise ValueError(f"sentences must be a string or a list of strings, got {type(sentences).__name__}")
+    for number, sentence in enumerate(sentences, 1):
+        try:
+            check_sentence(sentence)
+        except ValueError as error:
+            raise ValueError(f"sentence {number} {error}") from None
+    return list(sentences)
 
 
 def check_request(sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> None:

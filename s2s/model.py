@@ -52,13 +52,14 @@ class Generation:
 
 @dataclass
 class _BeamStep:
-    """One step of the search for every beam (B, W): where it came from and what it recorded."""
+    """One step of the search for every beam of the n rows still decoding: where it came from and what it recorded."""
 
-    parent: torch.Tensor  # (B, W) index of the beam it extends
-    token: torch.Tensor  # (B, W)
-    prob: torch.Tensor  # (B, W)
-    top_ids: torch.Tensor  # (B, W, k)
-    top_probs: torch.Tensor  # (B, W, k)
+    rows: torch.Tensor  # (n,) which rows of the batch these are
+    parent: torch.Tensor  # (n, W) index of the beam it extends
+    token: torch.Tensor  # (n, W)
+    prob: torch.Tensor  # (n, W)
+    top_ids: torch.Tensor  # (n, W, k)
+    top_probs: torch.Tensor  # (n, W, k)
 
 
 def reverse_padded(src: torch.Tensor, lengths: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -122,9 +123,12 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             src = reverse_padded(src, lengths, self.config.pad_id)
         return self.encoder(self.embedding(src), lengths)  # (L, B, H)
 
-    def decode(self, tgt_in: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def decode_logits(self, tgt_in: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features, hidden = self.decoder(self.embedding(tgt_in), hidden)  # (B, S, E)
-        logits = F.linear(features, self.embedding.weight, self.out_bias)  # (B, S, V), tied weights
+        return F.linear(features, self.embedding.weight, self.out_bias), hidden  # (B, S, V), tied weights
+
+    def decode(self, tgt_in: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, hidden = self.decode_logits(tgt_in, hidden)
         return F.log_softmax(logits, dim=-1), hidden
 
     def forward(self, src: torch.Tensor, lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
@@ -132,7 +136,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         log_probs, _ = self.decode(tgt_in, self.encode(src, lengths))
         return log_probs
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1) -> Generation:
         """Beam search over the whole batch at once (greedy decoding at width 1), recording the
         decoder's top-k at every step of each row's chosen sequence.
@@ -140,31 +144,36 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         Every row keeps its own `beam_width` beams, ranked by the log-probability of the words so
         far, and may take at most 2 * length + 1 steps (its doubling and <eos>): nothing a row does
         depends on its companions in the batch. A finished beam emits <pad> at no cost, so it keeps
-        its score; as scores only fall, a row is done once its best beam has finished, and the loop
-        ends when every row is done.
+        its score; as scores only fall, a row is done once its best beam has finished. A done row
+        leaves the working batch (so short rows stop costing decoder work), and the loop ends when
+        none is left.
         """
         batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
         width, k = beam_width, min(top_k, vocab_size)
         per_beam = min(width, vocab_size)  # extensions of one beam worth ranking
         lengths = lengths.to(device)
-        hidden = self.encode(src, lengths).repeat_interleave(width, dim=1)  # (L, B*W, H), row-major
-        step_limit = (2 * lengths + 1)[:, None]  # (B, 1)
+        hidden = self.encode(src, lengths).repeat_interleave(width, dim=1)  # (L, n*W, H), row-major
+        # The working batch: the n rows still decoding (ids into the batch) and their beams' state.
+        rows = torch.arange(batch_size, device=device)  # (n,)
+        step_limit = (2 * lengths + 1)[:, None]  # (n, 1)
         # All beams start as the same <sos>; only the first is live, so the first step fans out from it.
-        score = torch.full((batch_size, width), float("-inf"), device=device)
+        score = torch.full((batch_size, width), float("-inf"), device=device)  # (n, W)
         score[:, 0] = 0.0
         token = torch.full((batch_size, width), self.config.sos_id, dtype=torch.long, device=device)
         finished = torch.zeros(batch_size, width, dtype=torch.bool, device=device)
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
-        done = torch.zeros(batch_size, dtype=torch.bool, device=device)
-        keep = torch.arange(width, device=device).expand(batch_size, width)  # a done row's beams stay put
-        row_offset = torch.arange(batch_size, device=device)[:, None] * width
+        final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
+        final_score = torch.zeros(batch_size, device=device)
         history: list[_BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
-            log_probs, new_hidden = self.decode(token.view(-1, 1), hidden)
-            log_probs = log_probs.view(batch_size, width, vocab_size)
+            n = rows.numel()
+            logits, new_hidden = self.decode_logits(token.view(-1, 1), hidden)  # (n*W, 1, V)
+            logits = logits.view(n, width, vocab_size)
             # A row's best `width` extensions are among each beam's own best `width` words, so only
-            # those are ranked: (B, W, W) candidates instead of (B, W, V).
-            top_log_probs, top_ids = log_probs.topk(max(per_beam, k), dim=-1)  # (B, W, max(W, k))
+            # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
+            # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
+            top_logits, top_ids = logits.topk(max(per_beam, k), dim=-1)  # (n, W, max(W, k))
+            top_log_probs = top_logits - logits.logsumexp(dim=-1, keepdim=True)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
             candidates = score[..., None] + word_log_probs
             # A finished beam extends only by <pad>, at no cost, so it keeps its score and its place.
@@ -172,18 +181,18 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             stay[..., 0] = score
             candidates = torch.where(finished[..., None], stay, candidates)
             words = words.masked_fill(finished[..., None], self.config.pad_id)
-            best, flat = candidates.view(batch_size, -1).topk(width, dim=-1)  # (B, W), best first
-            score = torch.where(done[:, None], score, best)
-            parent = torch.where(done[:, None], keep, flat // per_beam)
-            token = torch.where(done[:, None], self.config.pad_id, words.view(batch_size, -1).gather(1, flat))
-            chosen_log_prob = word_log_probs.reshape(batch_size, -1).gather(1, flat)
+            score, flat = candidates.view(n, -1).topk(width, dim=-1)  # (n, W), best first
+            parent = flat // per_beam
+            token = words.view(n, -1).gather(1, flat)
+            chosen_log_prob = word_log_probs.reshape(n, -1).gather(1, flat)
             parent_finished = finished.gather(1, parent)
-            index = (row_offset + parent).view(-1)  # each new beam's parent among the B*W
+            index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
             history.append(
                 _BeamStep(
+                    rows=rows,
                     parent=parent,
                     token=token,
                     prob=chosen_log_prob.exp().masked_fill(parent_finished, 0.0),
@@ -193,24 +202,36 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             )
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
-            done |= finished[:, 0]
-            if bool(done.all()):
-                break
-        return self._backtrack(history, num_steps[:, 0], score[:, 0], batch_size, k, device)
+            done = finished[:, 0]  # (n,) the best beam has finished: nothing can overtake it
+            final_steps[rows] = num_steps[:, 0]
+            final_score[rows] = score[:, 0]
+            if bool(done.any()):
+                live = ~done
+                if not bool(live.any()):
+                    break
+                rows, score, token, finished, num_steps, step_limit = (
+                    t[live] for t in (rows, score, token, finished, num_steps, step_limit))
+                hidden = hidden.view(hidden.size(0), n, width, -1)[:, live].flatten(1, 2)
+        return self._backtrack(history, final_steps, final_score, batch_size, k, device)
 
     def _backtrack(self, history: list[_BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
-        """Follow each row's best beam (beam 0) back to the start, collecting what it recorded."""
-        beam = torch.zeros(batch_size, 1, dtype=torch.long, device=device)
-        steps = []
-        for step in reversed(history):
-            pick = beam[..., None].expand(-1, -1, k)
-            steps.append((step.token.gather(1, beam), step.prob.gather(1, beam),
-                          step.top_ids.gather(1, pick), step.top_probs.gather(1, pick)))
-            beam = step.parent.gather(1, beam)
-        if not steps:  # an empty batch
-            empty = torch.zeros(batch_size, 0, dtype=torch.long, device=device)
-            return Generation(empty, empty.float(), empty[..., None], empty[..., None].float(), num_steps, log_prob)
-        tokens, probs, top_ids, top_probs = (torch.cat(parts[::-1], dim=1) for parts in zip(*steps))
+        """Follow each row's best beam (beam 0) back to the start, collecting what it recorded. A row
+        absent from a step had finished before it: its place there stays <pad>, probability 0."""
+        size = (batch_size, len(history))
+        tokens = torch.full(size, self.config.pad_id, dtype=torch.long, device=device)
+        probs = torch.zeros(size, device=device)
+        top_ids = torch.full((*size, k), self.config.pad_id, dtype=torch.long, device=device)
+        top_probs = torch.zeros((*size, k), device=device)
+        beam = torch.zeros(batch_size, 1, dtype=torch.long, device=device)  # (B, 1) each row's beam so far
+        for t in reversed(range(len(history))):
+            step = history[t]
+            here = beam[step.rows]  # (n, 1)
+            pick = here[..., None].expand(-1, -1, k)
+            tokens[step.rows, t] = step.token.gather(1, here)[:, 0]
+            probs[step.rows, t] = step.prob.gather(1, here)[:, 0]
+            top_ids[step.rows, t] = step.top_ids.gather(1, pick)[:, 0]
+            top_probs[step.rows, t] = step.top_probs.gather(1, pick)[:, 0]
+            beam[step.rows] = step.parent.gather(1, here)
         return Generation(tokens, probs, top_ids, top_probs, num_steps, log_prob)
 
     # --- serialization: config.json (by the mixin) + model.safetensors in fp16, never pickle ---

@@ -7,6 +7,8 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
+from huggingface_hub import EvalResult, ModelCard
+
 from .measure import native_length
 
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
@@ -104,6 +106,20 @@ def _bucket_table(sets: dict[str, dict]) -> list[str]:
     return rows
 
 
+def _with_model_index(card: str, sets: dict[str, dict]) -> str:
+    """The card with its Hub metadata's model-index set to the exact match of every evaluated set."""
+    parsed = ModelCard(card)  # parses the YAML front matter offline
+    parsed.data.model_name = "Word Doubler GRU"
+    parsed.data.eval_results = [
+        # The Hub groups results by dataset type, so each set is a type of its own.
+        EvalResult(task_type="text2text-generation", task_name="word doubling",
+                   dataset_type="word-doubling-" + re.sub(r"[^a-z0-9]+", "-", name).strip("-"), dataset_name=name, metric_type="exact_match", metric_name="exact match",
+                   metric_value=round(part["overall"]["exact_match"], 4))
+        for name, part in sets.items()
+    ]
+    return str(parsed)
+
+
 def _shortened(sentence: str, limit: int = 90) -> str:
     sentence = sentence.replace("`", "'")  # a backtick would end the code span
     return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
@@ -131,5 +147,6 @@ def write_evaluation(out: Path, report: dict) -> None:
         f"\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
     )
     card = path.read_text(encoding="utf-8")
-    path.write_text(card.replace(_section(card), section) if _section(card) else card + "\n" + section, encoding="utf-8")
+    card = card.replace(_section(card), section) if _section(card) else card + "\n" + section
+    path.write_text(_with_model_index(card, sets), encoding="utf-8")
     (Path(out) / "evaluation.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), encoding="utf-8")

@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from s2s import WordDoubler
+
 from helpers import save_tiny_doubler
 
 
@@ -63,3 +65,16 @@ def test_lines_before_a_bad_line_are_still_doubled(model_dir):
 def test_a_missing_model_is_a_message_not_a_traceback(tmp_path):
     done = run_cli("--model", str(tmp_path / "nowhere"), "hi")
     assert done.returncode != 0 and "could not load the model" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_long_stream_comes_out_in_order_and_a_closed_pipe_ends_quietly(model_dir):
+    lines = [f"I love U{i}" if i % 7 else "" for i in range(5000)]  # more than one block
+    done = run_cli("--model", model_dir, "--beam-width", "1", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.split("\n")[:-1]
+    assert len(out) == len(lines) and all((o == "") == (l == "") for o, l in zip(out, lines))
+    expected = WordDoubler.from_pretrained(model_dir, device="cpu").double([l for l in lines if l], beam_width=1)
+    assert [o for o in out if o] == [r.output for r in expected]
+    head = subprocess.run(f"{sys.executable} -m s2s --model {model_dir} --beam-width 1 | head -1", shell=True,
+                          input="\n".join(lines), capture_output=True, text=True, timeout=120)
+    assert head.stdout.count("\n") == 1 and "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr

@@ -1,12 +1,15 @@
 """WordDoubler: the public API, chunking of long sentences, limits, results."""
 
 import json
+import random
 
+import numpy as np
 import pytest
 import torch
 
 from s2s import WordDoubler
-from s2s.doubler import split_into_chunks
+from s2s.bench import same_result
+from s2s.doubler import length_sorted_batches, split_into_chunks
 from s2s.limits import MAX_CHARS, MAX_SENTENCES, MAX_TOP_K, MAX_WORDS_PER_SENTENCE
 
 from helpers import save_tiny_doubler
@@ -75,20 +78,49 @@ def test_a_string_is_one_sentence(doubler):
 @pytest.mark.parametrize(
     "sentences, top_k, message",
     [
-        ([], 5, "no sentences"),
         (["I love CUDA", "   "], 5, "sentence 2 is empty"),
-        (["I"] * (MAX_SENTENCES + 1), 5, f"at most {MAX_SENTENCES}"),
-        (["x" * (MAX_CHARS + 1)], 5, f"at most {MAX_CHARS:,}"),
+        (["I love CUDA", None], 5, "sentence 2 is not text"),
         ([" ".join(["w"] * (MAX_WORDS_PER_SENTENCE + 1))], 5, f"at most {MAX_WORDS_PER_SENTENCE}"),
+        (5, 5, "a string or a list of strings, got int"),
+        ({"a": 1}, 5, "a string or a list of strings, got dict"),
         (["I"], 0, f"from 1 to {MAX_TOP_K}"),
         (["I"], MAX_TOP_K + 1, f"from 1 to {MAX_TOP_K}"),
         (["I"], 2.5, f"from 1 to {MAX_TOP_K}"),
+        (["I"], True, f"from 1 to {MAX_TOP_K}"),
     ],
 )
 def test_bad_input_is_a_value_error_naming_the_limit(doubler, sentences, top_k, message):
     with pytest.raises(ValueError, match=message):
         doubler.double(sentences, top_k=top_k)
     assert doubler.double(["I love CUDA"])[0].input == "I love CUDA"  # still serving
+
+
+def test_the_library_takes_what_only_a_server_refuses_and_integer_like_numbers(doubler):
+    # Request limits protect a server (the web API, the CLI); a program may double any number of sentences.
+    many = doubler.double(["I love CUDA"] * (MAX_SENTENCES + 1), top_k=np.int64(2), beam_width=torch.tensor(1))
+    assert len(many) == MAX_SENTENCES + 1 and len(many[0].steps[0].top_k) == 2
+    assert doubler.double(["x" * (MAX_CHARS + 1)])[0].input == "x" * (MAX_CHARS + 1)
+    assert doubler.double([]) == []
+
+
+@pytest.mark.parametrize("beam_width", [1, 2])
+def test_thousands_of_sentences_come_back_in_order_each_as_it_would_alone(doubler, beam_width):
+    rng = random.Random(4)
+    words = ["I", "love", "CUDA", "the", "cat", "Zork", "42", "🙂", "sat"]
+    sentences = [" ".join(rng.choices(words, k=rng.randint(1, 11))) for _ in range(3000)]
+    batched = doubler.double(sentences, top_k=2, beam_width=beam_width, batch_size=97, max_batch_tokens=600)
+    alone = [doubler.double(s, top_k=2, beam_width=beam_width)[0] for s in sentences]
+    assert [r.input for r in batched] == sentences
+    assert all(same_result(a, b) for a, b in zip(batched, alone))
+
+
+def test_length_sorted_batches_respect_both_budgets():
+    lengths = [3, 26, 1, 26, 7, 7, 2, 26, 5]
+    batches = length_sorted_batches(lengths, max_rows=2, max_tokens=60)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) <= 2 and len(b) * max(lengths[i] for i in b) <= 60 for b in batches)
+    assert [lengths[i] for b in batches for i in b] == sorted(lengths, reverse=True)
+    assert length_sorted_batches([30], max_rows=4, max_tokens=10) == [[0]]  # a row longer than the budget still runs
 
 
 def test_exactness_is_judged_against_the_doubling(doubler):

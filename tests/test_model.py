@@ -184,3 +184,19 @@ def test_loaded_model_is_in_eval_mode_even_with_dropout(tmp_path):
 def _src(tok, sentences):
     batch = tok.encode_batch(sentences)
     return batch.src, batch.lengths
+
+
+@pytest.mark.parametrize("beam_width", [1, 2, 3])
+def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokenizer, beam_width):
+    # The reference keeps every row in the batch to the end and takes a full log-softmax each step.
+    from reference_decoding import reference_generate
+
+    model, tok = model_and_tokenizer
+    sentences = SENTENCES + ["a", "dog is my name", "I"]
+    src, lengths = _src(tok, sentences)
+    fast = model.generate(src, lengths, top_k=4, beam_width=beam_width)
+    slow = reference_generate(model, src, lengths, top_k=4, beam_width=beam_width)
+    assert torch.equal(fast.tokens, slow.tokens) and torch.equal(fast.num_steps, slow.num_steps)
+    assert torch.equal(fast.top_ids, slow.top_ids)
+    for a, b in [(fast.probs, slow.probs), (fast.top_probs, slow.top_probs), (fast.log_prob, slow.log_prob)]:
+        assert torch.allclose(a, b, atol=1e-5)
