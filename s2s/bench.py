@@ -1,31 +1,54 @@
-"""`python -m s2s.bench`: batched vs one-at-a-time decoding — the speed-up batching buys, and that outputs agree."""
+"""`python -m s2s.bench`: what batching buys, measured against this machine's own matmul rate in one run."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import random
+import subprocess
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
-from .data import random_text_sentence
+from .data import SentenceSampler, random_text_sentence
 from .doubler import DoubleResult, WordDoubler
-from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
+from .limits import DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
+from .loss import masked_nll
+from .tokenizer import PAD_ID
 
 # Probabilities of a sentence decoded alone and inside a batch agree to this (DESIGN: batch invariance).
 PROB_TOLERANCE = 1e-5
 
 
 @dataclass
-class Comparison:
+class Case:
+    name: str
     sentences: int
-    batched_ms: float  # one padded batch for all sentences
-    one_at_a_time_ms: float  # a batch of one per sentence, in turn
-    speedup: float  # one_at_a_time_ms / batched_ms
-    identical: bool  # every sentence: same words, same steps, probabilities within PROB_TOLERANCE
-    mismatches: list[int]  # indices of sentences that came out differently
+    ms: float  # the fastest of --repeat runs
+    gflop: float  # the work done, counted from the model's shapes
+    matmul_gflops: float  # this machine's rate for a plain fp32 matmul of the case's main shape, same run
+    identical: bool | None = None  # outputs equal to the reference way's, where there is one
+
+    @property
+    def sentences_per_s(self) -> float:
+        return 1000 * self.sentences / self.ms
+
+    @property
+    def gflops(self) -> float:
+        return self.gflop / (self.ms / 1000)
+
+    @property
+    def of_matmul(self) -> float:
+        return self.gflops / self.matmul_gflops
+
+    def row(self) -> dict:
+        return {**asdict(self), "sentences_per_s": self.sentences_per_s, "gflops": self.gflops, "of_matmul": self.of_matmul}
 
 
 def same_result(a: DoubleResult, b: DoubleResult, tolerance: float = PROB_TOLERANCE) -> bool:
@@ -37,28 +60,121 @@ def same_result(a: DoubleResult, b: DoubleResult, tolerance: float = PROB_TOLERA
     )
 
 
-def timed(fn, *args) -> tuple[object, float]:
-    start = time.perf_counter()
-    value = fn(*args)
-    return value, 1000 * (time.perf_counter() - start)
+def best_ms(fn, repeat: int):
+    """(value of the last run, the fastest run's milliseconds): the fastest is the least disturbed."""
+    times, value = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        value = fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return value, min(times)
 
 
-def compare(wd: WordDoubler, sentences: list[str], top_k: int = DEFAULT_TOP_K,
-            beam_width: int = DEFAULT_BEAM_WIDTH) -> Comparison:
-    """Decode `sentences` as one batch and then one by one; time both and check they agree."""
-    batched, batched_ms = timed(wd.double, sentences, top_k, beam_width)
-    start = time.perf_counter()
-    alone = [wd.double([s], top_k, beam_width)[0] for s in sentences]
-    one_ms = 1000 * (time.perf_counter() - start)
-    mismatches = [i for i, (a, b) in enumerate(zip(batched, alone)) if not same_result(a, b)]
-    return Comparison(
-        sentences=len(sentences),
-        batched_ms=batched_ms,
-        one_at_a_time_ms=one_ms,
-        speedup=one_ms / max(batched_ms, 1e-9),
-        identical=not mismatches,
-        mismatches=mismatches,
-    )
+# --- how much work a decode is, and how fast this machine multiplies matrices ---
+
+
+def gru_step_flops(config) -> float:
+    """One GRU step of one row: its three gates' input and hidden matmuls (the elementwise rest is small)."""
+    return 2 * 3 * config.hidden_size * (config.embed_size + config.hidden_size) * config.num_layers
+
+
+def decode_gflop(config, results: list[DoubleResult], beam_width: int) -> float:
+    """Encoder steps (one per word) plus decoder steps (each beam of each row, until its row is done),
+    each decoder step a GRU step, the projection to the embedding and the tied output layer."""
+    encoder = sum(len(r.input.split()) for r in results) * gru_step_flops(config)
+    per_decoder_step = gru_step_flops(config) + 2 * config.hidden_size * config.embed_size + 2 * config.embed_size * config.vocab_size
+    decoder = sum(len(r.steps) for r in results) * beam_width * per_decoder_step
+    return (encoder + decoder) / 1e9
+
+
+def matmul_gflops(rows: int, config, device, repeat: int = 20) -> float:
+    """A plain fp32 matmul of the decoder's main shape, (rows, H) x (H, 3H), as fast as this machine does it."""
+    a = torch.randn(max(rows, 1), config.hidden_size, device=device)
+    b = torch.randn(config.hidden_size, 3 * config.hidden_size, device=device)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    _, ms = best_ms(lambda: (a @ b, sync(device)), repeat)
+    return 2 * a.size(0) * a.size(1) * b.size(1) / 1e9 / (ms / 1000)
+
+
+def sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+# --- the ways of decoding compared ---
+
+
+@torch.inference_mode()
+def blog_style_greedy(model, ids: list[int]) -> list[int]:
+    """The blog's way: one sentence, the encoder stepped word by word, a full log-softmax every step."""
+    config, device = model.config, model.embedding.weight.device
+    src = torch.tensor(ids[::-1] if config.reverse_source else ids, device=device)[None]  # (1, T)
+    hidden = None
+    for t in range(src.size(1)):
+        _, hidden = model.encoder.rnn(model.embedding(src[:, t : t + 1]), hidden)
+    token, out = torch.tensor([[config.sos_id]], device=device), []
+    for _ in range(2 * len(ids) + 1):
+        log_probs, hidden = model.decode(token, hidden)  # (1, 1, V)
+        token = log_probs.argmax(-1)
+        if token.item() == config.eos_id:
+            break
+        out.append(token.item())
+    return out
+
+
+def training_case(wd: WordDoubler, batch_size: int, words: int, steps: int, repeat: int) -> Case:
+    """Teacher-forced training steps (forward, masked loss, backward, AdamW) on a copy of the model."""
+    import copy
+
+    model = copy.deepcopy(wd.model).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-9)
+    sampler = SentenceSampler(wd.tokenizer, seed=0)
+    batch = sampler.batch([words] * batch_size)
+    src, tgt_in, tgt_out = (t.to(wd.device) for t in (batch.src, batch.tgt_in, batch.tgt_out))
+
+    def run():
+        for _ in range(steps):
+            loss = masked_nll(model(src, batch.lengths, tgt_in), tgt_out, PAD_ID)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        sync(wd.device)
+
+    run()  # warm-up
+    _, ms = best_ms(run, repeat)
+    config = wd.model.config
+    targets = int((tgt_out != PAD_ID).sum())
+    per_target = gru_step_flops(config) + 2 * config.hidden_size * config.embed_size + 2 * config.embed_size * config.vocab_size
+    forward = (batch_size * words * gru_step_flops(config) + targets * per_target) / 1e9
+    # Backward costs about twice the forward: gradients for both the inputs and the weights.
+    return Case(f"training, batch {batch_size} x {words} words, tokens/s {1000 * steps * targets / ms:,.0f}",
+                batch_size * steps, ms, 3 * forward * steps, matmul_gflops(batch_size, config, wd.device))
+
+
+def cli_case(model: str, sentences: list[str], beam_width: int) -> tuple[float, float]:
+    """`python -m s2s` over a file of the sentences: (seconds in all, seconds for a one-line file)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
+        f.write("\n".join(sentences) + "\n")
+    command = [sys.executable, "-m", "s2s", "--model", str(model), "--beam-width", str(beam_width), "--top-k", "1"]
+    root = Path(__file__).resolve().parent.parent
+    times = []
+    for lines in (f.name, None):
+        start = time.perf_counter()
+        with open(lines or os.devnull, encoding="utf-8") as stdin:
+            done = subprocess.run(command + ([] if lines else ["hi"]), stdin=stdin, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, cwd=root)
+        if done.returncode:
+            raise SystemExit(f"python -m s2s failed: {done.stderr[-500:]}")
+        times.append(time.perf_counter() - start)
+    os.unlink(f.name)
+    return times[0], times[1]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def random_sentences(wd: WordDoubler, count: int, min_words: int, max_words: int, seed: int) -> list[str]:
@@ -66,14 +182,71 @@ def random_sentences(wd: WordDoubler, count: int, min_words: int, max_words: int
     return [random_text_sentence(rng, wd.tokenizer, rng.randint(min_words, max_words)) for _ in range(count)]
 
 
+def run_bench(wd: WordDoubler, args) -> dict:
+    """Every case in one run, on the same weights and sentences."""
+    config, top_k, repeat = wd.model.config, args.top_k, args.repeat
+    cases: list[Case] = []
+    full = random_sentences(wd, max(args.sizes), args.words, args.words, args.seed)
+    base = full[: args.sentences]
+    wd.double(base[:2], top_k)  # warm-up: the first calls pay for allocation and kernel selection
+
+    def batched(name: str, sentences: list[str], width: int, fn=None) -> list[DoubleResult]:
+        fn = fn or (lambda: wd.double(sentences, top_k, width))
+        results, ms = best_ms(fn, repeat)
+        rows = min(len(sentences), DEFAULT_BATCH_SIZE) * width  # the decoder's batch, as the library cuts it
+        cases.append(Case(name, len(sentences), ms, decode_gflop(config, results, width), matmul_gflops(rows, config, wd.device)))
+        return results
+
+    # The blog's way and one call per sentence, against the batched greedy and default-width decodes.
+    greedy = batched(f"batched greedy, {len(base)} x {args.words} words", base, 1)
+    ids = [wd.tokenizer.encode(s)[0] for s in base]
+    blog, ms = best_ms(lambda: [blog_style_greedy(wd.model, i) for i in ids], 1)
+    blog_same = all(wd.tokenizer.decode(out, wd.tokenizer.encode(s)[1]) == r.output for out, s, r in zip(blog, base, greedy))
+    cases.append(Case("blog-style: one sentence at a time, encoder stepped word by word", len(base), ms,
+                      decode_gflop(config, greedy, 1), matmul_gflops(1, config, wd.device), blog_same))
+    for width in (1, 2):
+        together = greedy if width == 1 else batched(f"batched beam width 2, {len(base)} x {args.words} words", base, 2)
+        alone, ms = best_ms(lambda: [wd.double(s, top_k, width)[0] for s in base], 1)
+        cases.append(Case(f"one call per sentence, beam width {width}", len(base), ms, decode_gflop(config, alone, width),
+                          matmul_gflops(width, config, wd.device), all(map(same_result, together, alone))))
+    for size in args.sizes:
+        batched(f"batched greedy, B = {size}", full[:size], 1)
+    # Mixed lengths: one batch as sent, against the same rows in batches of one length each.
+    mixed = random_sentences(wd, args.mixed, 1, args.words, args.seed + 1)
+    as_sent = batched(f"mixed 1-{args.words} words, one batch as sent", mixed, 1, lambda: wd.double_batch(mixed, top_k, 1))
+    by_length: dict[int, list[int]] = {}
+    for i, s in enumerate(mixed):
+        by_length.setdefault(len(s.split()), []).append(i)
+
+    def equal_length_batches():
+        out: list = [None] * len(mixed)
+        for rows in by_length.values():
+            for i, r in zip(rows, wd.double_batch([mixed[i] for i in rows], top_k, 1)):
+                out[i] = r
+        return out
+
+    sorted_results = batched(f"mixed 1-{args.words} words, equal-length batches", mixed, 1, equal_length_batches)
+    cases[-1].identical = all(map(same_result, as_sent, sorted_results))
+    cases.append(training_case(wd, args.train_batch, args.words, args.train_steps, repeat))
+    # Any number of sentences through the library, and the CLI over a file of them.
+    many = random_sentences(wd, args.many, 1, args.words, args.seed + 2)
+    before = rss_mb()
+    results, ms = best_ms(lambda: wd.double(many, 1, 1), 1)
+    cases.append(Case(f"wd.double, {len(many):,} sentences of 1-{args.words} words, greedy", len(many), ms,
+                      decode_gflop(config, results, 1), matmul_gflops(512, config, wd.device)))
+    report = {"rss_mb_before_many": before, "rss_mb_after_many": rss_mb()}
+    if args.cli:
+        total, startup = cli_case(args.model, many, 1)
+        report |= {"cli_seconds": total, "cli_startup_seconds": startup,
+                   "cli_sentences_per_s": len(many) / total, "cli_sentences_per_s_after_startup": len(many) / (total - startup)}
+    return {**report, "cases": [c.row() for c in cases]}
+
+
 def measure_app(model: str, sentences: list[str], top_k: int, beam_width: int, repeat: int) -> tuple[float, list[float]]:
     """Start `python app.py` on a free port; time it to the first served page, then time `repeat`
     /double requests of `sentences` through gradio_client, end to end."""
     import socket
-    import subprocess
-    import sys
     import urllib.request
-    from pathlib import Path
 
     from gradio_client import Client
 
@@ -110,47 +283,64 @@ def measure_app(model: str, sentences: list[str], top_k: int, beam_width: int, r
         server.wait()
 
 
+def machine(device) -> str:
+    if torch.device(device).type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default=os.environ.get("S2S_MODEL", "weights"), help="weights directory or Hub repo id (env S2S_MODEL)")
     p.add_argument("--revision", default=os.environ.get("S2S_REVISION"), help="Hub revision (env S2S_REVISION)")
-    p.add_argument("--sentences", type=int, default=64, help="number of random sentences")
-    p.add_argument("--min-words", type=int, default=26, help="shortest sentence, in words")
-    p.add_argument("--max-words", type=int, default=26, help="longest sentence, in words (26 = the blog's longest)")
+    p.add_argument("--sentences", type=int, default=64, help="sentences of the one-at-a-time comparisons")
+    p.add_argument("--words", type=int, default=26, help="words per sentence (26 = the blog's longest); mixed: 1 to this")
+    p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 64, 256, 1024],
+                   help="batch sizes of the batched greedy cases")
+    p.add_argument("--mixed", type=int, default=256, help="sentences of the mixed-length cases")
+    p.add_argument("--many", type=int, default=10_000, help="sentences of the any-number library case (and the CLI's file)")
+    p.add_argument("--train-batch", type=int, default=128, help="batch of the training-throughput case")
+    p.add_argument("--train-steps", type=int, default=3, help="steps of the training-throughput case")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="candidates recorded per step")
-    p.add_argument("--beam-width", type=int, default=DEFAULT_BEAM_WIDTH, help="beams per sentence (1 = greedy)")
-    p.add_argument("--repeat", type=int, default=3, help="runs of each way; the fastest counts (less noise)")
+    p.add_argument("--repeat", type=int, default=3, help="runs of each batched case; the fastest counts (less noise)")
     p.add_argument("--seed", type=int, default=0, help="seed for the random sentences")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when available)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--no-cli", dest="cli", action="store_false", help="skip timing `python -m s2s` over a file")
     p.add_argument("--app", action="store_true",
-                   help="also time `python app.py` to its first page and the same request through gradio_client")
+                   help="also time `python app.py` to its first page and --sentences through gradio_client")
+    p.add_argument("--json", default=None, help="also write the report as JSON to this file")
     return p.parse_args(argv)
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     wd = WordDoubler.from_pretrained(args.model, revision=args.revision, device=args.device)
-    sentences = random_sentences(wd, args.sentences, args.min_words, args.max_words, args.seed)
-    wd.double(sentences[:2], args.top_k, args.beam_width)  # warm-up: first calls pay for allocation and kernel selection
-    runs = [compare(wd, sentences, args.top_k, args.beam_width) for _ in range(args.repeat)]
-    batched = min(r.batched_ms for r in runs)
-    alone = min(r.one_at_a_time_ms for r in runs)
-    n = len(sentences)
-    print(f"model: {wd.source} on {wd.device}, {n} sentences of {args.min_words}-{args.max_words} words, top-k {args.top_k}, "
-          f"beam width {args.beam_width}")
-    print(f"batched:        {batched:9.1f} ms  {1000 * n / batched:9.1f} sentences/s")
-    print(f"one at a time:  {alone:9.1f} ms  {1000 * n / alone:9.1f} sentences/s")
-    print(f"speed-up:       {alone / batched:9.1f}x")
-    identical = all(r.identical for r in runs)
-    mismatches = sorted({i for r in runs for i in r.mismatches})
-    print(f"identical:      {'yes' if identical else f'no, sentences {mismatches}'}")
+    started = time.strftime("%Y-%m-%d %H:%M")
+    report = {"machine": machine(wd.device), "date": started, "model": wd.source, "device": str(wd.device),
+              "command": "python -m s2s.bench " + " ".join(sys.argv[1:] if argv is None else argv), **run_bench(wd, args)}
+    print(f"{report['machine']}, {report['date']}, model {report['model']} on {report['device']}")
+    print(f"{'case':<66} {'ms':>9} {'sent/s':>9} {'GFLOP/s':>8} {'matmul':>8} {'share':>6}  same")
+    for c in report["cases"]:
+        same = "" if c["identical"] is None else ("yes" if c["identical"] else "NO")
+        print(f"{c['name']:<66} {c['ms']:9.1f} {c['sentences_per_s']:9.1f} {c['gflops']:8.1f} {c['matmul_gflops']:8.1f} "
+              f"{c['of_matmul']:6.0%}  {same}")
+    print(f"memory around the any-number case: {report['rss_mb_before_many']:.0f} -> {report['rss_mb_after_many']:.0f} MB RSS")
+    if "cli_seconds" in report:
+        print(f"python -m s2s over {args.many:,} lines: {report['cli_seconds']:.1f} s, {report['cli_sentences_per_s']:.0f} lines/s "
+              f"({report['cli_sentences_per_s_after_startup']:.0f} after its {report['cli_startup_seconds']:.1f} s start-up)")
     if args.app:
-        startup, times = measure_app(args.model, sentences, args.top_k, args.beam_width, args.repeat)
-        print(f"python app.py to first served page: {startup:.2f} s")
-        print(f"/double via gradio_client, {n} sentences: best {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s")
+        startup, times = measure_app(args.model, random_sentences(wd, args.sentences, args.words, args.words, args.seed),
+                                     args.top_k, DEFAULT_BEAM_WIDTH, args.repeat)
+        report |= {"app_startup_seconds": startup, "app_request_seconds": min(times)}
+        print(f"python app.py to first served page: {startup:.2f} s; /double via gradio_client, {args.sentences} x "
+              f"{args.words} words, beam width {DEFAULT_BEAM_WIDTH}: best {min(times):.3f} s")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

@@ -1,0 +1,22 @@
+"""`python -m s2s.bench` at tiny sizes: every case runs, the ways that must agree do, and the report is complete."""
+
+import json
+
+from s2s.bench import main
+
+from helpers import save_tiny_doubler
+
+
+def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
+    save_tiny_doubler(tmp_path / "model", max_src_len=8)
+    report = main(["--model", str(tmp_path / "model"), "--sentences", "3", "--words", "5", "--sizes", "1,4",
+                   "--mixed", "12", "--many", "50", "--train-batch", "4", "--train-steps", "1", "--repeat", "1",
+                   "--json", str(tmp_path / "bench.json")])
+    names = [c["name"] for c in report["cases"]]
+    assert any(n.startswith("blog-style") for n in names) and any(n.startswith("training") for n in names)
+    assert sum(n.startswith("one call per sentence") for n in names) == 2 and "batched greedy, B = 4" in names
+    # The blog's way, one call per sentence and equal-length batches give exactly the batched answers.
+    assert [c["identical"] for c in report["cases"] if c["identical"] is not None] == [True] * 4
+    assert all(c["ms"] > 0 and c["gflop"] > 0 and 0 < c["of_matmul"] for c in report["cases"])
+    assert report["cli_sentences_per_s"] > 0
+    assert json.loads((tmp_path / "bench.json").read_text())["cases"] == report["cases"]
