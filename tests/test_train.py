@@ -82,7 +82,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
-    from s2s.train import learning_rate, parse_args
+    from s2s.recipe import learning_rate, parse_args
 
     args = parse_args(["--lr", "1", "--warmup", "10", "--steps", "100", "--decay-start", "50"])
     rates = [learning_rate(step, args) for step in range(101)]
@@ -93,7 +93,7 @@ def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
 
 
 def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
-    from s2s.train import parse_args
+    from s2s.recipe import parse_args
 
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('description = "a test"\nlr = 0.01\nbatch-size = 7\n[families]\nrun = 0.5\nletters = 0.5\n')
@@ -105,7 +105,7 @@ def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
 
 
 def test_the_committed_recipe_describes_the_shipped_model():
-    from s2s.train import parse_args
+    from s2s.recipe import parse_args
 
     args = parse_args(["--config", str(ROOT / "configs" / "families.toml")])
     shipped = json.loads((ROOT / "weights" / "config.json").read_text())
@@ -118,7 +118,7 @@ def test_the_committed_recipe_describes_the_shipped_model():
 
 
 def test_default_output_is_the_run_directory_never_weights(tmp_path):
-    from s2s.train import parse_args
+    from s2s.recipe import parse_args
 
     assert parse_args([]).out == "runs/doubler/export"
     before = {p.name: p.read_bytes() for p in (ROOT / "weights").iterdir()}
