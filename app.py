@@ -24,13 +24,15 @@ from s2s import WordDoubler
 from s2s.batch_view import BatchView, batch_view, expected_per_step
 from s2s.batcher import MicroBatcher
 from s2s.bench import compare
+from s2s.hub import configured_model
 from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_SENTENCES, MAX_TOP_K,
                         MIN_BEAM_WIDTH, MIN_TOP_K, split_lines)
 from s2s.tokenizer import EOS
 
 # --- the model, loaded once ---
 
-wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(os.environ.get("S2S_MODEL"), os.environ.get("S2S_REVISION"))
+# Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else weights/.
+wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(*configured_model())
 # Concurrent users' requests share forward passes; the worker thread starts with the first request.
 batcher = MicroBatcher(wd.double_batch)
 
@@ -307,6 +309,10 @@ def model_note() -> str:
         f"batch rows of at most {info['max_src_len']} word{'s' if info['max_src_len'] != 1 else ''}  ·  "
         f"device `{info['device']}`  ·  limits: {MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
     ]
+    # Which weights serve: a Hub revision can move, so the commit is what identifies them; the file's sha256 is the
+    # id the Hub shows for model.safetensors, so bundled weights can be matched to a commit as well.
+    commit = f"commit `{info['commit']}`" if info["commit"] else "no Hub commit"
+    lines.append(f"**Served from** {info['origin']}  ·  {commit}  ·  `model.safetensors` sha256 `{info['sha256']}`")
     if MODEL_WARNING:
         lines.append("⚠️ " + MODEL_WARNING.replace("`", "'"))
     return "\n\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 
@@ -97,21 +97,26 @@ class WordDoubler:
     All sentences of a call (and all chunks of long sentences) run as one padded batch.
     """
 
-    def __init__(self, model: Seq2Seq, tokenizer: WordTokenizer, device=None, source: str = ""):
+    def __init__(self, model: Seq2Seq, tokenizer: WordTokenizer, device=None, source: str = "",
+                 loaded_from: hub.ModelSource | None = None):
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.source = source
+        self.loaded_from = loaded_from  # where the files came from and at which Hub commit, for describe()
 
     @classmethod
     def from_pretrained(cls, source: str | os.PathLike = "weights", revision: str | None = None, device=None) -> "WordDoubler":
         """Load from a local directory or a Hub repo id ("owner/name", optional revision)."""
-        found = hub.resolve(source, revision)
+        return cls._load(hub.resolve(source, revision), device)
+
+    @classmethod
+    def _load(cls, found: hub.ModelSource, device) -> "WordDoubler":
         model = Seq2Seq.from_pretrained(found.path)
         tokenizer = WordTokenizer.load(found.path / "tokenizer.json")
         if tokenizer.vocab_size != model.config.vocab_size:
             raise ValueError(f"tokenizer has {tokenizer.vocab_size} ids but the model {model.config.vocab_size}")
-        return cls(model, tokenizer, device=device, source=found.description)
+        return cls(model, tokenizer, device=device, source=found.description, loaded_from=found)
 
     @classmethod
     def from_pretrained_or_bundled(cls, source=None, revision=None, device=None) -> tuple["WordDoubler", str | None]:
@@ -124,7 +129,8 @@ class WordDoubler:
             except Exception as error:  # network down, repo missing, bad id, broken files
                 warning = f"could not load model {str(source)!r} ({type(error).__name__}: {error}); serving the bundled weights instead"
                 log.warning(warning)
-        return cls.from_pretrained(hub.BUNDLED, device=device), warning
+        found = hub.resolve(hub.BUNDLED)
+        return cls._load(replace(found, origin=hub.FROM_FALLBACK) if warning else found, device), warning
 
     @property
     def max_src_len(self) -> int:
@@ -180,8 +186,12 @@ class WordDoubler:
     def describe(self) -> dict:
         """What is serving: for a page footer or a log line."""
         config = self.model.config
+        found = self.loaded_from
         return {
             "source": self.source,
+            "origin": found.origin if found else "",
+            "commit": found.commit if found else None,
+            "sha256": found.sha256 if found else None,
             "device": str(self.device),
             "parameters": self.model.num_parameters(),
             "vocabulary_words": len(self.tokenizer.words),

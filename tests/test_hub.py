@@ -1,58 +1,40 @@
 """Loading from the Hugging Face Hub through the real huggingface_hub code, with no network at all.
 
-* A tiny Hub-compatible HTTP server on 127.0.0.1 (a free port) serves the repo `owner/name` with two
-  revisions, `main` and `v1`, whose weights differ. It answers exactly the calls huggingface_hub 2.4's
-  `snapshot_download(repo_id, revision=..., allow_patterns=[...])` and `hf_hub_download` make:
-  GET /api/models/{repo}/revision/{rev}, GET /api/models/{repo}/tree/{commit}?recursive=..., and
-  HEAD/GET /{repo}/resolve/{rev}/{file} (X-Repo-Commit, ETag, Content-Length; no Xet headers).
+* The Hub-compatible server of tests/fake_hub.py, on 127.0.0.1 (a free port), serves the repo `owner/name` with two
+  revisions, `main` and `v1`, whose weights differ; huggingface_hub 2.4's `snapshot_download(repo_id, revision=...,
+  allow_patterns=[...])` and `hf_hub_download` fetch from it.
 * Every load runs in a subprocess whose environment (HF_ENDPOINT, HF_HUB_CACHE/HF_HOME, HF_HUB_OFFLINE)
   is read by huggingface_hub at import, as it is in production; nothing of huggingface_hub is mocked.
 * Offline loads (HF_HUB_OFFLINE=1) run against the cache huggingface_hub itself wrote from the server, and
   against a cache laid out by hand; the server's request log proves they made no request.
+* The page says where the files came from: the Hub the first time, the cache afterwards, with the commit either way.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import subprocess
-import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import socket
+import time
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from fake_hub import FakeHub, etag_of, serving
+from hub_processes import run_loader
+from hub_processes import load as load_action
 from helpers import save_tiny_doubler
 from safetensors.torch import load_file
+
+from s2s import hub
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "owner/name"
 DOTTED_REPO = "owner/name-1.0"  # a valid Hub repo id with a dot (like "Qwen/Qwen2.5-0.5B"), same content
 MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "README.md"]
 EXTRA_FILES = {".gitattributes": b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n", "optimizer.pt": b"not for us"}
-LFS_FILES = {"model.safetensors"}
 SENTENCE = "I love CUDA"
 SEEDS = {"main": 0, "v1": 1}
 COMMITS = {rev: hashlib.sha1(f"commit {rev}".encode()).hexdigest() for rev in SEEDS}  # 40 hex digits
-SUBPROCESS_TIMEOUT = 120
-
-
-# --- what the repo holds, and the ids the Hub gives its files ------------------------------------------
-
-
-def git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def lfs_pointer(data: bytes) -> bytes:
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{hashlib.sha256(data).hexdigest()}\nsize {len(data)}\n".encode()
-
-
-def etag_of(path: str, data: bytes) -> str:
-    """What the Hub sends as ETag, and so what huggingface_hub names the blob: sha256 for LFS, git sha1 otherwise."""
-    return hashlib.sha256(data).hexdigest() if path in LFS_FILES else git_blob_sha1(data)
 
 
 def state_checksum(state: dict) -> str:
@@ -86,188 +68,19 @@ def revisions(tmp_path_factory):
     return out
 
 
-# --- a Hub-compatible server ---------------------------------------------------------------------------
-
-
-class FakeHub(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, repos: dict):
-        """repos: repo id -> {"refs": {name: commit}, "commits": {commit: {path: bytes}}}."""
-        super().__init__(("127.0.0.1", 0), HubHandler)
-        self.repos = repos
-        self.requests: list[tuple[str, str, dict]] = []  # (method, raw path, query)
-        self.lock = threading.Lock()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def log(self, method: str, path: str, query: dict) -> None:
-        with self.lock:
-            self.requests.append((method, path, query))
-
-    def since(self, mark: str) -> list[tuple[str, str, dict]]:
-        """The requests after the marker request /__mark__/{mark}, up to the next marker."""
-        with self.lock:
-            requests = list(self.requests)
-        start = requests.index(("GET", f"/__mark__/{mark}", {})) + 1
-        end = next((i for i in range(start, len(requests)) if requests[i][1].startswith("/__mark__/")), len(requests))
-        return requests[start:end]
-
-
-class HubHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FakeHub
-
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def do_HEAD(self) -> None:
-        self.handle_request(with_body=False)
-
-    def do_GET(self) -> None:
-        self.handle_request(with_body=True)
-
-    def reply(self, status: int, body: bytes = b"", headers: dict | None = None, with_body: bool = True) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if with_body:
-            self.wfile.write(body)
-
-    def reply_json(self, data, with_body: bool) -> None:
-        self.reply(200, json.dumps(data).encode(), {"Content-Type": "application/json"}, with_body)
-
-    def not_found(self, code: str | None, message: str, with_body: bool, commit: str | None = None) -> None:
-        headers = {"Content-Type": "application/json", "X-Error-Message": message}
-        if code:
-            headers["X-Error-Code"] = code
-        if commit:
-            headers["X-Repo-Commit"] = commit
-        self.reply(404, json.dumps({"error": message}).encode(), headers, with_body)
-
-    def handle_request(self, with_body: bool) -> None:
-        split = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(split.query).items()}
-        self.server.log(self.command, split.path, query)
-        parts = [unquote(p) for p in split.path.split("/")[1:]]  # revisions arrive quoted with safe=""
-        if parts[0] == "__mark__":
-            return self.reply(200, b"ok", with_body=with_body)
-        if parts[:2] == ["api", "models"] and len(parts) == 6 and parts[4] in ("revision", "tree") and self.command == "GET":
-            repo_id, kind, revision = f"{parts[2]}/{parts[3]}", parts[4], parts[5]
-        elif len(parts) >= 5 and parts[2] == "resolve":
-            repo_id, kind, revision = f"{parts[0]}/{parts[1]}", "resolve", parts[3]
-        else:
-            return self.not_found(None, f"no route for {self.command} {split.path}", with_body)
-        repo = self.server.repos.get(repo_id)
-        if repo is None:
-            return self.not_found("RepoNotFound", f"Repository {repo_id} not found", with_body)
-        commit = repo["refs"].get(revision, revision if revision in repo["commits"] else None)
-        if commit is None:
-            return self.not_found("RevisionNotFound", f"Invalid rev id: {revision}", with_body)
-        files = repo["commits"][commit]
-        if kind == "revision":  # HfApi.model_info -> ModelInfo(**json)
-            info = {"_id": commit[:24], "id": repo_id, "modelId": repo_id, "sha": commit, "private": False,
-                    "gated": False, "disabled": False, "tags": [], "siblings": [{"rfilename": p} for p in sorted(files)]}
-            return self.reply_json(info, with_body)
-        if kind == "tree":  # HfApi.list_repo_tree -> RepoFile(**entry) for type == "file"
-            entries = []
-            for path, data in sorted(files.items()):
-                entry = {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
-                if path in LFS_FILES:
-                    pointer = lfs_pointer(data)
-                    entry["oid"] = git_blob_sha1(pointer)
-                    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": len(pointer)}
-                entries.append(entry)
-            return self.reply_json(entries, with_body)
-        filename = "/".join(parts[4:])  # kind == "resolve": get_hf_file_metadata (HEAD), then http_get (GET)
-        if filename not in files:
-            return self.not_found("EntryNotFound", f"{filename} does not exist at {commit}", with_body, commit)
-        data = files[filename]
-        headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": commit,
-                   "ETag": f'"{etag_of(filename, data)}"', "Accept-Ranges": "bytes"}
-        self.reply(200, data, headers, with_body)
-
-
 @pytest.fixture(scope="module")
 def fake_hub(revisions):
     repo = {
         "refs": {rev: COMMITS[rev] for rev in SEEDS},
         "commits": {COMMITS[rev]: revisions[rev]["files"] for rev in SEEDS},
+        "messages": {}, "private": False, "sdk": None,
     }
-    server = FakeHub({REPO: repo, DOTTED_REPO: repo})
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-# --- loading in a subprocess, with the environment huggingface_hub reads at import -----------------------
-
-LOADER = r"""
-import hashlib, json, sys, urllib.request
-import huggingface_hub.constants as constants
-from s2s import hub
-from s2s.doubler import WordDoubler
-from s2s.model import Seq2Seq
-
-actions, mark_url = json.loads(sys.argv[1]), sys.argv[2]
-resolved = []
-_resolve = hub.resolve
-def spy(*args, **kwargs):  # records where WordDoubler.from_pretrained found the files; changes nothing
-    found = _resolve(*args, **kwargs)
-    resolved.append(str(found.path))
-    return found
-hub.resolve = spy
-
-def checksum(model):
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().half().contiguous().numpy().tobytes())
-    return digest.hexdigest()
-
-results = {"offline": constants.HF_HUB_OFFLINE, "cache": constants.HF_HUB_CACHE, "endpoint": constants.ENDPOINT}
-for action in actions:
-    if mark_url:
-        urllib.request.urlopen(f"{mark_url}/__mark__/{action['name']}").read()
-    try:
-        if action["kind"] == "doubler":
-            wd = WordDoubler.from_pretrained(action["repo"], revision=action.get("revision"), device="cpu")
-            out = {"source": wd.source, "output": wd.double([action["sentence"]])[0].output,
-                   "checksum": checksum(wd.model), "path": resolved[-1]}
-        elif action["kind"] == "seq2seq":
-            out = {"checksum": checksum(Seq2Seq.from_pretrained(action["repo"], revision=action.get("revision")))}
-        else:
-            wd, warning = WordDoubler.from_pretrained_or_bundled(action["repo"], action.get("revision"), device="cpu")
-            out = {"path": resolved[-1], "description": wd.source, "warning": warning}
-    except Exception as error:
-        out = {"error_type": type(error).__name__, "error": str(error), "mro": [c.__name__ for c in type(error).__mro__]}
-    results[action["name"]] = out
-print("RESULTS " + json.dumps(results))
-"""
-
-
-def run_loader(actions: list[dict], env: dict, mark_url: str = "") -> dict:
-    clean = {k: v for k, v in os.environ.items()
-             if not k.upper().startswith(("HF_", "HUGGING", "TRANSFORMERS_")) and "PROXY" not in k.upper()}
-    clean.update({"PYTHONPATH": str(ROOT), "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-                  "OMP_NUM_THREADS": "1", "NO_PROXY": "127.0.0.1,localhost"})
-    clean.update(env)
-    done = subprocess.run([sys.executable, "-c", LOADER, json.dumps(actions), mark_url], cwd=ROOT, env=clean,
-                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
-    assert done.returncode == 0 and lines, f"loader failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-    return json.loads(lines[-1][len("RESULTS "):])
+    with serving(FakeHub({REPO: repo, DOTTED_REPO: repo})) as server:
+        yield server
 
 
 def load(name, repo=REPO, revision=None, kind="doubler"):
-    return {"name": name, "kind": kind, "repo": repo, "revision": revision, "sentence": SENTENCE}
+    return load_action(name, repo, revision, kind, SENTENCE)
 
 
 ONLINE_ACTIONS = [
@@ -278,6 +91,8 @@ ONLINE_ACTIONS = [
     load("missing_revision", revision="v9"),
     load("fallback_missing", repo="owner/missing", kind="fallback"),
     load("dotted", repo=DOTTED_REPO),
+    load("v1_again", revision="v1"),  # everything cached by now
+    load("pinned", revision=COMMITS["v1"]),  # a commit, as a built Space pins it
 ]
 OFFLINE_ACTIONS = [
     load("default"),
@@ -328,6 +143,7 @@ def test_both_revisions_load_from_the_endpoint_with_their_own_weights(online, re
         assert got["output"] == revisions[rev]["output"]
         assert Path(got["path"]) == storage(hub_cache) / "snapshots" / COMMITS[rev]
     assert online["v1"]["checksum"] != online["default"]["checksum"]
+    assert online["pinned"]["checksum"] == online["v1_again"]["checksum"] == revisions["v1"]["checksum"]
     # Seq2Seq's own _from_pretrained (the mixin + hf_hub_download, no snapshot) honours the revision too.
     assert online["seq2seq_v1"] == {"checksum": revisions["v1"]["checksum"]}
 
@@ -380,6 +196,18 @@ def test_missing_repo_or_revision_online_raise_hub_errors_and_the_app_falls_back
     assert Path(fallback["path"]) == ROOT / "weights" and fallback["description"] == "bundled weights/"
     assert "'owner/missing'" in fallback["warning"] and "RepositoryNotFoundError" in fallback["warning"]
     assert "serving the bundled weights" in fallback["warning"]
+    assert fallback["origin"] == hub.FROM_FALLBACK
+
+
+def test_the_page_learns_the_commit_and_whether_the_files_came_from_the_hub_or_the_cache(online, fake_hub):
+    assert (online["v1"]["origin"], online["v1"]["commit"]) == (hub.FROM_HUB, COMMITS["v1"])
+    # main's snapshot is new although most of its blobs were cached with v1: its files came through the Hub.
+    assert (online["default"]["origin"], online["default"]["commit"]) == (hub.FROM_HUB, COMMITS["main"])
+    assert (online["v1_again"]["origin"], online["v1_again"]["commit"]) == (hub.FROM_CACHE, COMMITS["v1"])
+    assert (online["pinned"]["origin"], online["pinned"]["commit"]) == (hub.FROM_CACHE, COMMITS["v1"])
+    assert online["pinned"]["source"] == f"{REPO}@{COMMITS['v1']}"
+    # A cached commit needs no request at all: a pinned Space starts even while the Hub is down.
+    assert fake_hub.since("pinned") == []
 
 
 def test_a_repo_id_with_a_dot_loads(online, revisions):
@@ -401,6 +229,7 @@ def test_offline_loads_from_the_cache_hub_populated_without_any_request(offline,
         assert got["checksum"] == revisions[rev]["checksum"] == online[name]["checksum"]
         assert got["output"] == revisions[rev]["output"]
         assert Path(got["path"]) == storage(hub_cache) / "snapshots" / COMMITS[rev]
+        assert (got["origin"], got["commit"]) == (hub.FROM_CACHE, COMMITS[rev])
 
 
 def test_offline_missing_repo_raises_a_clear_error_and_the_app_falls_back(offline):
@@ -439,4 +268,19 @@ def test_offline_loads_from_a_hand_built_cache_under_hf_home(tmp_path, revisions
     assert default["source"] == f"{REPO}@main"
     assert Path(default["path"]) == home / "hub" / f"models--owner--name/snapshots/{commit}"
     assert default["checksum"] == revisions["v1"]["checksum"] and default["output"] == revisions["v1"]["output"]
+    assert (default["origin"], default["commit"]) == (hub.FROM_CACHE, commit)
     assert got["missing_repo"]["error_type"] == "LocalEntryNotFoundError"
+
+
+def test_a_hub_that_never_answers_times_out_and_the_app_falls_back(tmp_path):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes connections; nothing ever reads or answers them
+        env = {"HF_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}", "HF_HUB_CACHE": str(tmp_path / "cache"),
+               "HF_HOME": str(tmp_path / "home")}
+        started = time.monotonic()
+        got = run_loader([{**load("silent", kind="fallback"), "hub_timeout": 2}], env)["silent"]
+        elapsed = time.monotonic() - started
+    assert got.get("origin") == hub.FROM_FALLBACK, got
+    assert "TimeoutError: the Hub did not answer within 2 s" in got["warning"]
+    assert elapsed < 60  # the loader's own start-up included; without the deadline it would wait for ever

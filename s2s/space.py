@@ -1,0 +1,188 @@
+"""The folder a Hugging Face Space needs and nothing else, and its upload: `python -m s2s.space build|push`."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, SpaceCard
+from huggingface_hub.errors import HFValidationError
+from huggingface_hub.utils import validate_repo_id
+
+from . import hub
+
+ROOT = hub.ROOT
+APP = "app.py"
+# The fallback a Space serves when the Hub cannot be reached (3.7 MB), so that the page always comes up.
+FALLBACK_WEIGHTS = ["config.json", "model.safetensors", "tokenizer.json"]
+MAX_FILE_BYTES = 10 * 2**20  # the Hub takes a file under 10 MiB as a plain git file, without LFS
+COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def serving_modules(app: Path = ROOT / APP) -> list[str]:
+    """The s2s modules app.py imports, directly or through each other, read from their import statements.
+
+    Code run only as a command (under `if __name__ == "__main__":`) is not serving: training, evaluation and
+    publishing stay out of the Space."""
+    package = ROOT / "s2s"
+    wanted, todo = set(), [app]
+    while todo:
+        path = todo.pop()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(ast.Module(body=[s for s in tree.body if not _is_main_block(s)], type_ignores=[])):
+            for name in _imported(node, inside_package=path.parent == package):
+                # Importing s2s.x or anything from s2s runs s2s/__init__.py; x may be a module or a name in one.
+                for found in (package / "__init__.py", package / f"{name}.py"):
+                    if found.is_file() and found.name not in wanted:
+                        wanted.add(found.name)
+                        todo.append(found)
+    return sorted(wanted)
+
+
+def _is_main_block(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.If) and isinstance(statement.test, ast.Compare)
+            and isinstance(statement.test.left, ast.Name) and statement.test.left.id == "__name__")
+
+
+def _imported(node: ast.AST, inside_package: bool) -> list[str]:
+    """Names under s2s that an import statement may load: `s2s.x`, `from s2s import x`, and inside s2s `from .x`."""
+    if isinstance(node, ast.Import):
+        return [alias.name.split(".")[1] if "." in alias.name else "__init__" for alias in node.names
+                if alias.name.split(".")[0] == "s2s"]
+    if not isinstance(node, ast.ImportFrom):
+        return []
+    if node.level == 0 and node.module and node.module.split(".")[0] == "s2s":
+        parts = node.module.split(".")
+        return [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]
+    if node.level == 1 and inside_package:
+        return [node.module.split(".")[0]] if node.module else [alias.name for alias in node.names]
+    return []
+
+
+def space_card(model: str, revision: str) -> SpaceCard:
+    """The root README's Space front matter (title, sdk, sdk_version, ...) with the model the Space serves."""
+    data = SpaceCard.load(ROOT / "README.md").data  # a local path: nothing is fetched
+    data.models = [model]  # links the Space and the model on the Hub
+    link = f"https://huggingface.co/{model}"
+    body = f"""
+# {data.title}
+
+{data.get("short_description", "")}. Type sentences, one per line: all of them are padded into one batch and
+decoded together, and the page shows the padded batch, the masked loss and what the decoder believed at every step.
+
+This Space serves the model [{model}]({link}) at the pinned commit [`{revision[:12]}`]({link}/tree/{revision}),
+written in `{hub.PINNED.name}`; the Space's variables `S2S_MODEL` and `S2S_REVISION` (Settings → Variables)
+override the pin without a new build. If the Hub cannot be reached at start-up, the Space serves its copy of the
+weights in `weights/` and the page says so.
+
+Built by `python -m s2s.space build` from the Word Doubler repository. API:
+`Client("<this Space>").predict("I love CUDA", 5, api_name="/double")`.
+"""
+    return SpaceCard(f"---\n{data.to_yaml()}\n---\n{body}")
+
+
+def check_model_and_revision(model: str, revision: str) -> None:
+    try:
+        if model.count("/") != 1:
+            raise HFValidationError("not of the form 'owner/name'")
+        validate_repo_id(model)
+    except HFValidationError as error:
+        raise ValueError(f"--model {model!r} is not a Hub model id like 'owner/name'") from error
+    if not COMMIT.fullmatch(revision):
+        # A branch or tag can move under a running Space; a commit cannot.
+        raise ValueError(f"--revision {revision!r} is not a commit id: pin the 40-hex commit that "
+                         "`python -m s2s.hub push` printed")
+
+
+def build(out: Path, model: str, revision: str, weights: Path = hub.BUNDLED) -> list[Path]:
+    """Write the Space folder into out (new or empty); returns its files."""
+    check_model_and_revision(model, revision)
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty: build into a new folder")
+    (out / "s2s").mkdir(parents=True)
+    (out / "weights").mkdir()
+    for name in serving_modules():
+        shutil.copy2(ROOT / "s2s" / name, out / "s2s" / name)
+    for name in FALLBACK_WEIGHTS:
+        shutil.copy2(Path(weights) / name, out / "weights" / name)
+    shutil.copy2(ROOT / APP, out / APP)
+    shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")  # what a Space installs
+    space_card(model, revision).save(out / "README.md")
+    hub.write_pin(out, model, revision)
+    files = space_files(out)
+    too_big = [f"{file.relative_to(out)} ({file.stat().st_size:,} bytes)" for file in files
+               if file.stat().st_size >= MAX_FILE_BYTES]
+    if too_big:
+        raise ValueError(f"over {MAX_FILE_BYTES:,} bytes, which the Hub takes only through LFS: {', '.join(too_big)}")
+    return files
+
+
+def space_files(folder: Path) -> list[Path]:
+    return sorted(path for path in Path(folder).rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+
+
+def push(folder: Path, space_id: str, private: bool = False, api: HfApi | None = None) -> str:
+    """Make the Space hold exactly the folder's files, in one commit; returns its id."""
+    folder = Path(folder)
+    if not (folder / hub.PINNED.name).is_file() or not (folder / APP).is_file():
+        raise ValueError(f"{folder} is not a Space folder: build it with `python -m s2s.space build`")
+    api = api or HfApi()
+    api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+    local = {file.relative_to(folder).as_posix(): file for file in space_files(folder)}
+    # Files of an earlier build that this one dropped would still be served; the Hub's own .gitattributes stays.
+    gone = [path for path in api.list_repo_files(space_id, repo_type="space")
+            if path not in local and path != ".gitattributes"]
+    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(file)) for path, file in local.items()]
+    operations += [CommitOperationDelete(path) for path in gone]
+    model, revision = hub.read_pin(folder)
+    info = api.create_commit(space_id, operations, repo_type="space",
+                             commit_message=f"Word Doubler Space serving {model}@{revision[:12]}")
+    return info.oid
+
+
+def size_report(folder: Path, files: list[Path]) -> str:
+    width = max(len(file.relative_to(folder).as_posix()) for file in files)
+    lines = [f"  {file.relative_to(folder).as_posix():<{width}}  {file.stat().st_size:>10,} bytes" for file in files]
+    total = sum(file.stat().st_size for file in files)
+    lines.append(f"  {'total':<{width}}  {total:>10,} bytes ({len(files)} files, each under {MAX_FILE_BYTES:,})")
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m s2s.space", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    b = commands.add_parser("build", help="write the Space folder: app.py, the serving s2s/, fallback weights, README")
+    b.add_argument("out", type=Path, help="a new or empty folder")
+    b.add_argument("--model", required=True, help="the Hub model repository the Space serves, owner/name")
+    b.add_argument("--revision", required=True, help="the commit to pin: 40 hex digits, as s2s.hub push prints")
+    b.add_argument("--weights", type=Path, default=hub.BUNDLED, help="the fallback weights to copy (default: weights/)")
+    p = commands.add_parser("push", help="upload a built Space folder to a Space repository, one commit")
+    p.add_argument("folder", type=Path, help="the folder `build` wrote")
+    p.add_argument("--space-id", required=True, help="the Space, owner/name (created as a Gradio Space if missing)")
+    p.add_argument("--private", action="store_true", help="create the Space private")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "build":
+            files = build(args.out, args.model, args.revision, args.weights)
+            print(f"built the Space folder {args.out} for {args.model}@{args.revision}:")
+            print(size_report(args.out, files))
+        else:
+            commit = push(args.folder, args.space_id, args.private)
+            print(f"pushed {args.folder} to the Space {args.space_id}: commit {commit}")
+    except (OSError, ValueError) as error:  # a bad id or folder, a Hub error (HfHubHTTPError is an OSError)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
