@@ -23,10 +23,10 @@ from matplotlib.figure import Figure
 from s2s import WordDoubler
 from s2s.batch_view import BatchView, batch_view, expected_per_step
 from s2s.batcher import MicroBatcher
-from s2s.bench import compare
+from s2s.compare import compare
 from s2s.hub import configured_model
-from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_SENTENCES, MAX_TOP_K,
-                        MIN_BEAM_WIDTH, MIN_TOP_K, split_lines)
+from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_COMPARE_SENTENCES,
+                        MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K, split_lines)
 from s2s.tokenizer import EOS
 
 # --- the model, loaded once ---
@@ -264,11 +264,16 @@ def run_note(results: list[dict], view: BatchView, batch: dict, beam_width: int)
 def compare_note(results: list[dict], top_k: int, beam_width: int, enabled: bool) -> str:
     if not enabled:
         return "*Tick “Compare with one-at-a-time” to also run each sentence alone and time both ways.*"
-    c = compare(wd, [r["input"] for r in results], top_k, beam_width)
+    # Bounded: one-at-a-time runs outside the micro-batcher, so it must not let a visitor buy minutes of CPU.
+    sentences = [r["input"] for r in results][:MAX_COMPARE_SENTENCES]
+    c = compare(wd, sentences, top_k, beam_width)
     same = "yes, every sentence" if c.identical else f"no — sentences {', '.join(str(i + 1) for i in c.mismatches)} differ"
+    cap = (f"\n\n*The comparison ran the first {MAX_COMPARE_SENTENCES} of your {len(results)} sentences "
+           f"(at most {MAX_COMPARE_SENTENCES}: each one alone costs a whole decoder pass).*"
+           if len(results) > MAX_COMPARE_SENTENCES else "")
     return (
         "| batched | one at a time | speed-up | identical |\n|---|---|---|---|\n"
-        f"| {c.batched_ms:.1f} ms | {c.one_at_a_time_ms:.1f} ms | **{c.speedup:.1f}×** | {same} |"
+        f"| {c.batched_ms:.1f} ms | {c.one_at_a_time_ms:.1f} ms | **{c.speedup:.1f}×** | {same} |" + cap
     )
 
 

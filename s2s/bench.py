@@ -16,15 +16,12 @@ from pathlib import Path
 
 import torch
 
+from .compare import same_result
 from .data import SentenceSampler, random_text_sentence
 from .doubler import DoubleResult, WordDoubler
 from .limits import DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
 from .loss import masked_nll
 from .tokenizer import PAD_ID
-
-# Probabilities of a sentence decoded alone and inside a batch agree to this (DESIGN: batch invariance).
-PROB_TOLERANCE = 1e-5
-
 
 @dataclass
 class Case:
@@ -49,15 +46,6 @@ class Case:
 
     def row(self) -> dict:
         return {**asdict(self), "sentences_per_s": self.sentences_per_s, "gflops": self.gflops, "of_matmul": self.of_matmul}
-
-
-def same_result(a: DoubleResult, b: DoubleResult, tolerance: float = PROB_TOLERANCE) -> bool:
-    """Same output, same emitted word at every step, and the same probabilities within `tolerance`."""
-    return (
-        a.output == b.output
-        and [s.token for s in a.steps] == [s.token for s in b.steps]
-        and all(abs(x.prob - y.prob) <= tolerance for x, y in zip(a.steps, b.steps))
-    )
 
 
 def best_ms(fn, repeat: int):

@@ -8,10 +8,12 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 
 import torch
+from tqdm import tqdm
 
 from . import hub
 from .data import doubling_text
-from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, check_request
+from .limits import (DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_TOP_K, as_sentences,
+                     check_beam_width, check_top_k)
 from .model import Generation, Seq2Seq
 from .tokenizer import WordTokenizer
 
@@ -87,6 +89,20 @@ def rows_of(sentences: list[str], max_src_len: int) -> tuple[list[str], list[int
     return rows, row_sentence, row_chunk
 
 
+def length_sorted_batches(lengths: list[int], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """Row indices, longest first, cut into batches of at most max_rows rows and max_tokens padded words
+    (rows x the batch's longest row): rows of like length share a batch, so padding is small."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    for index in order:
+        batch = batches[-1] if batches else None
+        if batch is None or len(batch) == max_rows or (len(batch) + 1) * lengths[batch[0]] > max_tokens:
+            batches.append([index])
+        else:
+            batch.append(index)
+    return batches
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
@@ -136,26 +152,44 @@ class WordDoubler:
     def max_src_len(self) -> int:
         return self.model.config.max_src_len
 
-    def double(self, sentences: list[str] | str, top_k: int = DEFAULT_TOP_K, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
-        """Double each sentence; raises ValueError (with a message for people) on bad input.
+    def double(self, sentences: list[str] | str, top_k: int = DEFAULT_TOP_K, beam_width: int = DEFAULT_BEAM_WIDTH, *,
+               batch_size: int = DEFAULT_BATCH_SIZE, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+               progress: bool = False) -> list[DoubleResult]:
+        """Double each of any number of sentences; raises ValueError (with a message for people) on bad input.
 
+        Rows (sentences, or chunks of long ones) are sorted by length and run in batches of at most
+        `batch_size` rows and `max_batch_tokens` row-words x beams, so little work goes to padding and
+        memory stays flat; results come back in the caller's order, each exactly as it would alone.
         beam_width 1 is greedy decoding; wider beams keep that many candidate doublings per sentence.
         """
-        if isinstance(sentences, str):
-            sentences = [sentences]
-        sentences = list(sentences)
-        check_request(sentences, top_k, beam_width)
-        return self.double_batch(sentences, top_k, beam_width)
+        sentences = as_sentences(sentences)
+        top_k, beam_width = check_top_k(top_k), check_beam_width(beam_width)
+        rows, owner, _ = rows_of(sentences, self.max_src_len)
+        decoded: list = [None] * len(rows)
+        with tqdm(total=len(rows), unit="row", disable=not progress) as bar:
+            for batch in length_sorted_batches([len(row.split()) for row in rows], batch_size, max_batch_tokens // beam_width):
+                for index, row in zip(batch, self._double_rows([rows[i] for i in batch], top_k, beam_width)):
+                    decoded[index] = row
+                bar.update(len(batch))
+        return self._assemble(sentences, owner, decoded)
 
     def double_batch(self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
         """One forward pass over sentences that `check_request` has already passed, perhaps in several
-        requests: the micro-batcher merges them, so no per-request size limit applies here."""
+        requests: the micro-batcher merges them and bounds the pass, so no size limit applies here."""
         rows, owner, _ = rows_of(sentences, self.max_src_len)
+        return self._assemble(sentences, owner, self._double_rows(rows, top_k, beam_width))
+
+    def _double_rows(self, rows: list[str], top_k: int, beam_width: int) -> list[tuple[str, list[Step]]]:
+        """One padded batch through encoder and decoder: each row's doubled words and steps."""
         batch = self.tokenizer.encode_batch(rows)
         generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width)
-        row_results = self._decode_rows(generation, batch.slots)
+        return self._decode_rows(generation, batch.slots)
+
+    @staticmethod
+    def _assemble(sentences: list[str], owner: list[int], decoded: list[tuple[str, list[Step]]]) -> list[DoubleResult]:
+        """Rows back into sentences: a long sentence's chunks are joined in order."""
         results = [DoubleResult(input=" ".join(s.split()), output="", chunks=0) for s in sentences]
-        for index, (words, steps) in zip(owner, row_results):
+        for index, (words, steps) in zip(owner, decoded):
             result = results[index]
             for step in steps:
                 step.chunk = result.chunks

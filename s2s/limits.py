@@ -4,6 +4,7 @@ import operator
 
 MAX_SENTENCES = 128  # sentences (lines) in one request
 MAX_CHARS = 20_000  # characters in one request
+MAX_COMPARE_SENTENCES = 32  # the page's one-at-a-time comparison runs at most this many sentences alone
 MAX_WORDS_PER_SENTENCE = 260  # ten times the blog's 26; longer sentences are chunked, so this only bounds work
 MIN_TOP_K, MAX_TOP_K, DEFAULT_TOP_K = 1, 10, 5
 # Candidate doublings kept per sentence while decoding (1 = greedy); each costs one more decoder row.

@@ -62,6 +62,24 @@ class _BeamStep:
     top_probs: torch.Tensor  # (n, W, k)
 
 
+# The decoder's top-k over the vocabulary runs in two stages: the k chunks of this many ids with the
+# highest maxima, then the k best ids among those chunks' (the k best ids lie in the k best chunks).
+# One max-reduction of the logits instead of a partial sort of every row: several times faster on a CPU.
+TOPK_CHUNK = 64
+
+
+def chunked_topk(logits: torch.Tensor, k: int, chunk: int = TOPK_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
+    """logits (N, V') with V' a multiple of `chunk` (pad with -inf) -> the same (values, ids) as logits.topk(k)."""
+    n, width = logits.shape
+    if k * chunk >= width or width % chunk:
+        return logits.topk(k, dim=-1)
+    blocks = logits.view(n, -1, chunk)  # (N, V'/chunk, chunk)
+    best = blocks.amax(dim=-1).topk(k, dim=-1).indices  # (N, k) chunks
+    candidates = blocks.gather(1, best[..., None].expand(-1, -1, chunk)).view(n, -1)  # (N, k*chunk)
+    values, position = candidates.topk(k, dim=-1)
+    return values, best.gather(1, position // chunk) * chunk + position % chunk
+
+
 def reverse_padded(src: torch.Tensor, lengths: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Reverse each row's first `length` tokens, keeping the padding on the right."""
     positions = torch.arange(src.size(1), device=src.device)
@@ -164,16 +182,18 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
+        out_weight, out_bias = self._output_layer_in_chunks()  # (V', E), (V',)
         history: list[_BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
-            logits, new_hidden = self.decode_logits(token.view(-1, 1), hidden)  # (n*W, 1, V)
-            logits = logits.view(n, width, vocab_size)
+            features, new_hidden = self.decoder(self.embedding(token.view(-1, 1)), hidden)  # (n*W, 1, E)
+            logits = F.linear(features[:, 0], out_weight, out_bias)  # (n*W, V')
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
-            top_logits, top_ids = logits.topk(max(per_beam, k), dim=-1)  # (n, W, max(W, k))
-            top_log_probs = top_logits - logits.logsumexp(dim=-1, keepdim=True)
+            top_logits, top_ids = chunked_topk(logits, max(per_beam, k))
+            top_log_probs = (top_logits - logits.logsumexp(dim=-1, keepdim=True)).view(n, width, -1)  # (n, W, max(W, k))
+            top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
             candidates = score[..., None] + word_log_probs
             # A finished beam extends only by <pad>, at no cost, so it keeps its score and its place.
@@ -186,8 +206,11 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             token = words.view(n, -1).gather(1, flat)
             chosen_log_prob = word_log_probs.reshape(n, -1).gather(1, flat)
             parent_finished = finished.gather(1, parent)
-            index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
-            hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
+            if width == 1:  # a finished beam is a done row, which leaves: every beam's state is its new one
+                hidden = new_hidden
+            else:
+                index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
+                hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
             history.append(
@@ -213,6 +236,13 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
                     t[live] for t in (rows, score, token, finished, num_steps, step_limit))
                 hidden = hidden.view(hidden.size(0), n, width, -1)[:, live].flatten(1, 2)
         return self._backtrack(history, final_steps, final_score, batch_size, k, device)
+
+    def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is
+        -inf, so it is never chosen and adds nothing to the softmax's sum."""
+        weight, bias = self.embedding.weight, self.out_bias
+        pad = -weight.size(0) % TOPK_CHUNK
+        return F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=float("-inf"))
 
     def _backtrack(self, history: list[_BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
         """Follow each row's best beam (beam 0) back to the start, collecting what it recorded. A row

@@ -64,6 +64,15 @@ def test_batch_notes_figure_and_losses(run, app_module):
     assert "Masked mean" in loss_md and "unmasked mean" in loss_md
 
 
+def test_the_one_at_a_time_comparison_is_capped_and_says_so(app_module):
+    from s2s.limits import MAX_COMPARE_SENTENCES
+
+    results = [{"input": f"I love U{i}"} for i in range(MAX_COMPARE_SENTENCES + 8)]
+    note = app_module.compare_note(results, 1, 1, True)
+    assert f"first {MAX_COMPARE_SENTENCES} of your {MAX_COMPARE_SENTENCES + 8} sentences" in note and "speed-up" in note
+    assert "first" not in app_module.compare_note(results[:3], 1, 1, True)
+
+
 def test_user_text_reaches_the_tables_verbatim(app_module):
     hostile = "<img src=x onerror=alert(1)> $x^2$ **bold**"
     dicts, state = app_module.double(hostile, 2)

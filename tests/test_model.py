@@ -200,3 +200,20 @@ def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokeni
     assert torch.equal(fast.top_ids, slow.top_ids)
     for a, b in [(fast.probs, slow.probs), (fast.top_probs, slow.top_probs), (fast.log_prob, slow.log_prob)]:
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_chunked_topk_equals_topk_on_a_padded_vocabulary():
+    from s2s.model import TOPK_CHUNK, chunked_topk
+
+    torch.manual_seed(0)
+    vocab = 5029
+    padded = -vocab % TOPK_CHUNK + vocab
+    logits = torch.full((64, padded), float("-inf"))
+    logits[:, :vocab] = torch.randn(64, vocab) * 3
+    logits[0, :vocab] = -1e4 + torch.randn(vocab)  # a row with its best ids all in one chunk
+    logits[0, 70:75] = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0])
+    for k in (1, 2, 5, 10):
+        values, ids = chunked_topk(logits, k)
+        expected = logits.topk(k, dim=-1)
+        assert torch.equal(values, expected.values) and torch.equal(ids, expected.indices)
+    assert chunked_topk(logits, 5)[1][0].tolist() == [70, 71, 72, 73, 74]

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow  # launches two app servers
 
 MODEL = "someone/word-doubler"
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
-SERVING = {"__init__", "batch_view", "batcher", "bench", "data", "doubler", "hub", "limits", "loss", "model",
+SERVING = {"__init__", "batch_view", "batcher", "compare", "data", "doubler", "hub", "limits", "loss", "model",
            "tokenizer"}
 START_TIMEOUT = 180  # two apps import torch and gradio at once on a busy 2-core machine
 
