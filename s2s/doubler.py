@@ -16,6 +16,7 @@ from .limits import (DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_BATCH_T
                      check_beam_width, check_top_k)
 from .model import Generation, Seq2Seq
 from .tokenizer import WordTokenizer
+from .weights import load_checked
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,7 @@ class WordDoubler:
 
     @classmethod
     def _load(cls, found: hub.ModelSource, device) -> "WordDoubler":
-        model = Seq2Seq.from_pretrained(found.path)
-        tokenizer = WordTokenizer.load(found.path / "tokenizer.json")
-        if tokenizer.vocab_size != model.config.vocab_size:
-            raise ValueError(f"tokenizer has {tokenizer.vocab_size} ids but the model {model.config.vocab_size}")
+        model, tokenizer = load_checked(found.path)
         return cls(model, tokenizer, device=device, source=found.description, loaded_from=found)
 
     @classmethod

@@ -27,6 +27,9 @@ def write_model_card(out: Path, config, num_parameters: int, vocabulary_words: i
     card = f"""---
 license: mit
 library_name: pytorch
+language: en
+metrics:
+- exact_match
 tags:
 - seq2seq
 - gru
@@ -40,6 +43,14 @@ pipeline_tag: text2text-generation
 A GRU encoder-decoder without attention that doubles every word of a sentence:
 `I love CUDA` -> `I I love love CUDA CUDA`. Made for the Word Doubler demo, a lesson in
 batching sequence-to-sequence models (padding, packing, masked loss, batch invariance).
+
+Loading needs the project's `s2s` package (the Word Doubler repository):
+
+```python
+from s2s import WordDoubler
+wd = WordDoubler.from_pretrained("owner/name", revision="<commit>")
+wd.double(["I love CUDA"])[0].output  # 'I I love love CUDA CUDA'
+```
 
 ## Architecture
 
