@@ -22,8 +22,9 @@ BUNDLED = ROOT / "weights"
 PINNED = ROOT / "pinned_model.json"
 MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "README.md"]
 # huggingface_hub's API calls have no timeout of their own: a Hub that accepts a connection and never answers would
-# hold a server's start-up forever. Ample for 3.7 MB of weights; past it, a server falls back to its bundled copy.
-HUB_TIMEOUT_S = 60.0
+# hold a server's start-up forever. Ample for 3.7 MB of weights; past it, a server falls back to its bundled copy
+# (and the CLI exits with one line) well within the 30 s a visitor or a script will wait.
+HUB_TIMEOUT_S = float(os.environ.get("S2S_HUB_TIMEOUT_S", 20))
 # `python -m s2s.hub push` runs this file again as __main__ after `import s2s` has loaded it (s2s -> doubler ->
 # hub), and runpy warns of "unpredictable behaviour"; harmless here, since the command only calls s2s.publish.main.
 warnings.filterwarnings("ignore", message=r"'s2s\.hub' found in sys\.modules", category=RuntimeWarning)

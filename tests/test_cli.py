@@ -78,3 +78,21 @@ def test_a_long_stream_comes_out_in_order_and_a_closed_pipe_ends_quietly(model_d
     head = subprocess.run(f"{sys.executable} -m s2s --model {model_dir} --beam-width 1 | head -1", shell=True,
                           input="\n".join(lines), capture_output=True, text=True, timeout=120)
     assert head.stdout.count("\n") == 1 and "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr
+
+
+def test_a_silent_hub_is_one_line_and_a_non_zero_exit_within_the_deadline(tmp_path):
+    import os
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete; nothing ever answers
+        env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{silent.getsockname()[1]}", HF_HOME=str(tmp_path),
+                   HF_HUB_CACHE=str(tmp_path / "cache"), S2S_HUB_TIMEOUT_S="3")
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "s2s", "--model", "someone/model", "hi"], capture_output=True,
+                              text=True, timeout=120, env=env)
+        elapsed = time.monotonic() - started
+    assert done.returncode == 1 and elapsed < 30
+    assert done.stderr.strip().splitlines() == ["error: could not load the model: the Hub did not answer within 3 s"]
