@@ -231,44 +231,22 @@ def run_bench(wd: WordDoubler, args) -> dict:
 
 
 def measure_app(model: str, sentences: list[str], top_k: int, beam_width: int, repeat: int) -> tuple[float, list[float]]:
-    """Start `python app.py` on a free port; time it to the first served page, then time `repeat`
-    /double requests of `sentences` through gradio_client, end to end."""
-    import socket
-    import urllib.request
-
+    """Start `python app.py`; time it to the first served page, then `repeat` /double requests of `sentences`
+    through gradio_client, end to end."""
     from gradio_client import Client
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", S2S_MODEL=str(model))
-    root = Path(__file__).resolve().parent.parent
-    start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=1) as page:
-                    if page.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.05)
-            if server.poll() is not None or time.perf_counter() - start > 120:
-                raise SystemExit("python app.py did not serve a page within 120 s")
-        startup = time.perf_counter() - start
+    from .loadtest import launched_app
+
+    with launched_app({"S2S_MODEL": str(model)}) as (url, _, startup):
         client = Client(url, verbose=False)
         client.predict("I love CUDA", top_k, beam_width, api_name="/double")  # warm-up
         times = []
         for _ in range(repeat):
-            t = time.perf_counter()
+            started = time.perf_counter()
             results = client.predict("\n".join(sentences), top_k, beam_width, api_name="/double")
-            times.append(time.perf_counter() - t)
+            times.append(time.perf_counter() - started)
             assert len(results) == len(sentences)
         return startup, times
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def machine(device) -> str:

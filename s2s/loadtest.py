@@ -1,0 +1,175 @@
+"""`python -m s2s.loadtest`: many users at once against a real server, each checking that it got its own answers.
+
+    python -m s2s.loadtest --local --users 32 --requests 10      # starts `python app.py` on a free port
+    python -m s2s.loadtest --url http://127.0.0.1:7860/ --pid 1234
+
+Each user is its own gradio_client, sends sentences tagged with its name, and checks every answer against
+what it sent (the right number of results, each result's input its own line). Meanwhile a prober times
+`/gradio_api/info`, which stalls when something blocks the server's event loop. The report: latency
+percentiles, errors by message, busy refusals, mixed answers, the prober's latency and the server's RSS
+before and after (for a local server, or one given by --pid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "TF", "Aww"]
+
+
+@contextlib.contextmanager
+def launched_app(env: dict | None = None, timeout: float = 120):
+    """`python app.py` on a free port of 127.0.0.1: yields (url, process, seconds to the first served page)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False",
+               **(env or {}))
+    start = time.perf_counter()
+    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as page:
+                    if page.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.05)
+            if server.poll() is not None or time.perf_counter() - start > timeout:
+                raise SystemExit(f"python app.py did not serve a page within {timeout:g} s")
+        yield url, server, time.perf_counter() - start
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: int, out: dict) -> None:
+    """One visitor: `requests` calls of `sentences` lines, each line tagged "name-request-line"."""
+    from gradio_client import Client
+
+    try:
+        client = Client(url, verbose=False)
+    except Exception as error:  # the server refused even the connection
+        out["errors"].extend([f"{type(error).__name__}: {error}"] * requests)
+        return
+    for r in range(requests):
+        lines = [f"{name}-{r}-{i} " + " ".join(WORDS[(r + i + j) % len(WORDS)] for j in range(words - 1))
+                 for i in range(sentences)]
+        started = time.perf_counter()
+        try:
+            results = client.predict("\n".join(lines), top_k, api_name="/double")
+        except Exception as error:
+            message = str(error) or type(error).__name__
+            out["busy" if "busy" in message.lower() else "errors"].append(f"{type(error).__name__}: {message}")
+            continue
+        out["latency"].append(time.perf_counter() - started)
+        if len(results) != len(lines) or [res["input"] for res in results] != lines:
+            out["mixed"] += 1
+        out["exact"] += sum(bool(res["is_exact"]) for res in results)
+        out["answered"] += len(results)
+
+
+def probe(url: str, stop: threading.Event, out: list[float]) -> None:
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            with urllib.request.urlopen(url + "gradio_api/info", timeout=30) as answer:
+                answer.read()
+            out.append(time.perf_counter() - started)
+        except OSError:
+            out.append(float("inf"))
+        stop.wait(0.2)
+
+
+def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: int, pid: int | None) -> dict:
+    rss_before = rss_mb(pid) if pid else None
+    outs = [{"latency": [], "errors": [], "busy": [], "mixed": 0, "exact": 0, "answered": 0} for _ in range(users)]
+    info: list[float] = []
+    stop = threading.Event()
+    prober = threading.Thread(target=probe, args=(url, stop, info), daemon=True)
+    prober.start()
+    started = time.perf_counter()
+    threads = [threading.Thread(target=user, args=(url, f"u{n}", requests, sentences, words, top_k, out))
+               for n, out in enumerate(outs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - started
+    stop.set()
+    prober.join()
+    latency = [x for out in outs for x in out["latency"]]
+    errors = Counter(e for out in outs for e in out["errors"])
+    return {
+        "url": url, "users": users, "requests_per_user": requests, "sentences_per_request": sentences,
+        "words_per_sentence": words, "seconds": seconds,
+        "answered_requests": len(latency), "requests_per_s": len(latency) / seconds,
+        "latency_p50_s": percentile(latency, 0.5), "latency_p95_s": percentile(latency, 0.95),
+        "latency_max_s": max(latency, default=None),
+        "errors": sum(errors.values()), "error_messages": dict(errors.most_common(5)),
+        "busy": sum(len(out["busy"]) for out in outs),
+        "mixed_answers": sum(out["mixed"] for out in outs),
+        "exact_share": sum(o["exact"] for o in outs) / max(1, sum(o["answered"] for o in outs)),
+        "info_p50_s": percentile(info, 0.5), "info_p95_s": percentile(info, 0.95), "info_probes": len(info),
+        "rss_mb_before": rss_before, "rss_mb_after": rss_mb(pid) if pid else None,
+    }
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="a running server, e.g. http://127.0.0.1:7860/")
+    where.add_argument("--local", action="store_true", help="start `python app.py` on a free port for the test")
+    p.add_argument("--pid", type=int, default=None, help="the server's process id, to read its RSS (with --url)")
+    p.add_argument("--users", type=int, default=32, help="concurrent users, each its own client")
+    p.add_argument("--requests", type=int, default=10, help="requests per user, one after another")
+    p.add_argument("--sentences", type=int, default=4, help="sentences per request")
+    p.add_argument("--words", type=int, default=12, help="words per sentence")
+    p.add_argument("--top-k", type=int, default=5, help="top-k of each request")
+    p.add_argument("--json", default=None, help="also write the report as JSON to this file")
+    args = p.parse_args(argv)
+    shape = (args.users, args.requests, args.sentences, args.words, args.top_k)
+    if args.local:
+        with launched_app() as (url, server, _):
+            report = run(url, *shape, server.pid)
+    else:
+        report = run(args.url.rstrip("/") + "/", *shape, args.pid)
+    print(json.dumps(report, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""`python -m s2s.loadtest` against the real app served on a free port: every user gets its own answers, no errors."""
+
+import pytest
+
+from s2s.loadtest import main
+
+
+@pytest.mark.slow
+def test_eight_users_get_their_own_answers_and_no_errors(tmp_path):
+    report = main(["--local", "--users", "8", "--requests", "5", "--sentences", "3", "--words", "6",
+                   "--json", str(tmp_path / "load.json")])
+    assert report["answered_requests"] == 40 and report["errors"] == 0 and report["busy"] == 0
+    assert report["mixed_answers"] == 0
+    assert report["info_probes"] > 0 and report["info_p95_s"] < 30
+    assert report["rss_mb_before"] and report["rss_mb_after"]
