@@ -48,10 +48,11 @@ class Generation:
     top_probs: torch.Tensor  # (B, S, k) their probabilities
     num_steps: torch.Tensor  # (B,) steps each row actually took, its <eos> included
     log_prob: torch.Tensor  # (B,) log-probability of each row's whole chosen sequence
+    history: list[BeamStep] | None = None  # every beam at every step, only when generate(keep_history=True)
 
 
 @dataclass
-class _BeamStep:
+class BeamStep:
     """One step of the search for every beam of the n rows still decoding: where it came from and what it recorded."""
 
     rows: torch.Tensor  # (n,) which rows of the batch these are
@@ -60,6 +61,7 @@ class _BeamStep:
     prob: torch.Tensor  # (n, W)
     top_ids: torch.Tensor  # (n, W, k)
     top_probs: torch.Tensor  # (n, W, k)
+    score: torch.Tensor | None = None  # (n, W) log-probability of each beam's words so far; kept on request
 
 
 # The decoder's top-k over the vocabulary runs in two stages: the k chunks of this many ids with the
@@ -155,7 +157,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         return log_probs
 
     @torch.inference_mode()
-    def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1) -> Generation:
+    def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1,
+                 keep_history: bool = False) -> Generation:
         """Beam search over the whole batch at once (greedy decoding at width 1), recording the
         decoder's top-k at every step of each row's chosen sequence.
 
@@ -165,6 +168,9 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         its score; as scores only fall, a row is done once its best beam has finished. A done row
         leaves the working batch (so short rows stop costing decoder work), and the loop ends when
         none is left.
+
+        keep_history=True also returns every step's beams with their scores (`Generation.history`), for
+        drawing the search as a tree; it only keeps references to tensors the search makes anyway.
         """
         batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
         width, k = beam_width, min(top_k, vocab_size)
@@ -183,7 +189,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
         out_weight, out_bias = self._output_layer_in_chunks()  # (V', E), (V',)
-        history: list[_BeamStep] = []
+        history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
             features, new_hidden = self.decoder(self.embedding(token.view(-1, 1)), hidden)  # (n*W, 1, E)
@@ -214,13 +220,14 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             # What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
             history.append(
-                _BeamStep(
+                BeamStep(
                     rows=rows,
                     parent=parent,
                     token=token,
                     prob=chosen_log_prob.exp().masked_fill(parent_finished, 0.0),
                     top_ids=top_ids[..., :k].gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
                     top_probs=top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
+                    score=score if keep_history else None,
                 )
             )
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
@@ -235,7 +242,9 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
                 rows, score, token, finished, num_steps, step_limit = (
                     t[live] for t in (rows, score, token, finished, num_steps, step_limit))
                 hidden = hidden.view(hidden.size(0), n, width, -1)[:, live].flatten(1, 2)
-        return self._backtrack(history, final_steps, final_score, batch_size, k, device)
+        generation = self._backtrack(history, final_steps, final_score, batch_size, k, device)
+        generation.history = history if keep_history else None
+        return generation
 
     def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is
@@ -244,7 +253,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         pad = -weight.size(0) % TOPK_CHUNK
         return F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=float("-inf"))
 
-    def _backtrack(self, history: list[_BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
+    def _backtrack(self, history: list[BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
         """Follow each row's best beam (beam 0) back to the start, collecting what it recorded. A row
         absent from a step had finished before it: its place there stays <pad>, probability 0."""
         size = (batch_size, len(history))

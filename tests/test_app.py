@@ -22,8 +22,9 @@ def test_double_returns_one_result_per_line(run, app_module):
     assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 3)]  # exactly the library's answer
 
 
-def test_results_table(run):
-    dicts, _, (results, dropdown, *_) = run
+def test_results_table(run, app_module):
+    dicts, _, out = run
+    results, dropdown = out[app_module.results_df], out[app_module.sentence]
     assert list(results.columns) == ["#", "input", "output", "words in → out", "lowest step p", "exact"]
     assert results["input"].tolist() == SENTENCES
     assert results["output"].tolist() == [d["output"] for d in dicts]
@@ -33,7 +34,8 @@ def test_results_table(run):
 
 
 def test_per_step_table_plot_and_confidence(run, app_module):
-    dicts, state, (_, _, highlighted, steps, plot, *_) = run
+    dicts, state, out = run
+    highlighted, steps, plot = out[app_module.highlighted], out[app_module.steps_df], out[app_module.steps_plot]
     first = dicts[0]
     assert len(steps) == len(first["steps"])
     assert steps["emitted"].tolist() == [s["token"] for s in first["steps"]]
@@ -49,13 +51,16 @@ def test_per_step_table_plot_and_confidence(run, app_module):
     assert isinstance(plot, Figure) and len(plot.axes) >= 2
 
     # Another sentence from the dropdown.
-    highlighted, steps, plot = app_module.show_sentence(state, 2)
+    shown = app_module.show_sentence(state, 2)
+    steps, plot = shown[app_module.steps_df], shown[app_module.steps_plot]
     assert steps["emitted"].tolist() == [s["token"] for s in dicts[2]["steps"]]
     assert isinstance(plot, Figure)
 
 
 def test_batch_notes_figure_and_losses(run, app_module):
-    _, _, (*_, run_md, compare_md, batch_figure, losses, loss_md) = run
+    _, _, out = run
+    run_md, compare_md, batch_figure = out[app_module.run_md], out[app_module.compare_md], out[app_module.batch_plot]
+    losses, loss_md = out[app_module.loss_df], out[app_module.loss_md]
     assert "| sentences | 3 |" in run_md and "padded batch [B, T]" in run_md and str(app_module.wd.device) in run_md
     assert "speed-up" in compare_md and "ms" in compare_md
     assert isinstance(batch_figure, Figure)
@@ -76,13 +81,13 @@ def test_the_one_at_a_time_comparison_is_capped_and_says_so(app_module):
 def test_user_text_reaches_the_tables_verbatim(app_module):
     hostile = "<img src=x onerror=alert(1)> $x^2$ **bold**"
     dicts, state = app_module.double(hostile, 2)
-    results = app_module.show_run(state, False)[0]
+    results = app_module.show_run(state, False)[app_module.results_df]
     assert results["input"][0] == hostile.strip()  # a Dataframe shows text as text: nothing to escape here
 
 
 def test_greedy_marks_the_best_candidate(app_module):
     _, state = app_module.double(TEXT, 3, 1)
-    _, steps, _ = app_module.show_sentence(state, 0)
+    steps = app_module.show_sentence(state, 0)[app_module.steps_df]
     assert all(cell.startswith("▶ ") for cell in steps["top 1"])
     assert not any(cell.startswith("▶") for cell in steps["top 2"])
 
@@ -91,10 +96,10 @@ def test_beam_width_reaches_the_library_and_the_notes(app_module):
     dicts, state = app_module.double(TEXT, 2, 3.0)  # a slider may send 3.0
     assert state["beam_width"] == 3
     assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 2, beam_width=3)]
-    run_md = app_module.show_run(state, False)[5]
+    run_md = app_module.show_run(state, False)[app_module.run_md]
     assert "beam search: the 3 likeliest" in run_md
     _, greedy_state = app_module.double(TEXT, 2, 1)
-    assert "greedy" in app_module.show_run(greedy_state, False)[5]
+    assert "greedy" in app_module.show_run(greedy_state, False)[app_module.run_md]
 
 
 @pytest.mark.parametrize(
@@ -111,3 +116,96 @@ def test_model_note_names_source_parameters_and_vocabulary(app_module):
     note = app_module.model_note()
     info = app_module.wd.describe()
     assert f"{info['parameters']:,} parameters" in note and f"{info['vocabulary_words']:,} words" in note
+
+
+# --- the lessons: the beam tree, forgetting to pack, sorted batching, where the model is reliable ---
+
+LONG = " ".join(f"w{i}" for i in range(60))  # 60 words: three chunks of a row each (max_src_len 25)
+
+
+def _kept_words(tree_table) -> list[str]:
+    """The ▶ cells of the beam table, step by step: the path the search kept."""
+    words = []
+    for _, row in tree_table.iterrows():
+        (kept,) = [cell for cell in row.iloc[2:] if cell.startswith("▶ ")]
+        if not kept.startswith("▶ (done)"):
+            words.append(kept.split()[1])
+    return words
+
+
+@pytest.mark.parametrize("beam_width", range(1, 9))
+def test_every_lesson_at_every_beam_width_with_a_chunked_sentence(app_module, beam_width):
+    dicts, state = app_module.double(f"I love CUDA\n{LONG}", 2, beam_width)
+    out = app_module.show_run(state, False)
+    assert "as sent" in out[app_module.cost_md] and "sorted into length buckets" in out[app_module.cost_md]
+    assert isinstance(out[app_module.cost_plot], Figure)
+    assert out[app_module.tree_plot] is None and out[app_module.unpacked_df] is None  # only on request
+
+    tree = app_module.show_tree(state, 1)  # the chunked sentence
+    assert list(tree[app_module.tree_df].columns) == ["chunk", "step"] + [f"beam {b}" for b in range(1, beam_width + 1)]
+    assert _kept_words(tree[app_module.tree_df]) == [s["token"] for s in dicts[1]["steps"]]
+    assert isinstance(tree[app_module.tree_plot], Figure)
+
+    unpacked = app_module.show_unpacked(state)[app_module.unpacked_df]
+    assert unpacked["sentence"].tolist() == ["1", "2 · chunk 1", "2 · chunk 2", "2 · chunk 3"]
+    assert unpacked["<pad> read"].tolist() == [17, 0, 0, 0] and unpacked["state moved"][1] == "0.0%"
+
+
+@pytest.mark.slow
+def test_the_lessons_for_one_and_for_128_sentences(app_module):
+    from s2s.limits import MAX_SENTENCES
+
+    for text in ["I love CUDA", "\n".join(f"I love CUDA number {i} " + "and " * (i % 30) for i in range(MAX_SENTENCES))]:
+        dicts, state = app_module.double(text, 1, 8)  # the widest beam: the biggest extra passes
+        out = app_module.show_run(state, False)
+        assert out[app_module.cost_md] and out[app_module.reliability_md]
+        assert len(app_module.show_unpacked(state)[app_module.unpacked_df]) == sum(d["chunks"] for d in dicts)
+        assert _kept_words(app_module.show_tree(state, len(dicts) - 1)[app_module.tree_df]) == [
+            s["token"] for s in dicts[-1]["steps"]]
+
+
+def test_the_reliability_chart_with_and_without_an_evaluation(app_module, monkeypatch, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from s2s.reliability import load_evaluation
+
+    shutil.copy(Path(__file__).parent / "data" / "evaluation.json", tmp_path / "evaluation.json")
+    _, state = app_module.double("I love CUDA\n" + " ".join(["no"] * 17), 1)
+    monkeypatch.setattr(app_module, "EVALUATION", load_evaluation(tmp_path))
+    out = app_module.show_run(state, False)
+    assert out[app_module.reliability_plot].visible is True and "Weakest" in out[app_module.reliability_md]
+    monkeypatch.setattr(app_module, "EVALUATION", None)
+    out = app_module.show_run(state, False)
+    assert out[app_module.reliability_plot].visible is False
+    assert "came without an evaluation" in out[app_module.reliability_md]
+
+
+def test_the_extra_views_ask_for_a_run_first(app_module):
+    assert "Double" in app_module.show_tree(None, 0)[app_module.tree_md]
+    assert "Double" in app_module.show_unpacked(None)[app_module.unpacked_md]
+
+
+def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_module, monkeypatch):
+    from s2s.model import Seq2Seq
+
+    _, state = app_module.double(TEXT, 2)
+    calls = []
+    generate, forward = Seq2Seq.generate, Seq2Seq.forward
+
+    def counted(real, kind):
+        def wrapper(self, *args, **kwargs):
+            calls.append((kind, type(self).__name__))
+            return real(self, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(Seq2Seq, "generate", counted(generate, "generate"))
+    monkeypatch.setattr(Seq2Seq, "forward", counted(forward, "forward"))
+    app_module.show_run(state, False)
+    assert calls == [("forward", "Seq2Seq")]  # the padded batch's teacher-forced losses, as before: no decoding
+    calls.clear()
+    app_module.show_tree(state, 0)
+    assert calls == [("generate", "Seq2Seq")]
+    calls.clear()
+    app_module.show_unpacked(state)
+    assert calls == [("generate", "ForgotToPack")]

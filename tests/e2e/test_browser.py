@@ -1,6 +1,8 @@
 """The page in a real browser (Debian Chromium, headless, Playwright): type, press Double, read the tables."""
 
+import os
 import shutil
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -66,3 +68,102 @@ def test_the_beam_width_slider_reaches_the_decoder(page):
     width.press("Enter")
     page.get_by_role("button", name="Double").click()
     run_note.get_by_text("greedy: the likeliest word at every step", exact=False).wait_for(timeout=30_000)
+
+
+# --- the lessons, a phone, and the README's picture ---
+
+HARD = " ".join(f"Zq{i}x" for i in range(20))  # twenty unknown words: the model's weakest family, likely wrong
+LESSON_TEXT = "\n".join(["I love CUDA", "TF is Aww", " ".join(["no"] * 17), HARD, "My name is Sunil"])
+SAMPLE_EVALUATION = Path(__file__).resolve().parent.parent / "data" / "evaluation.json"
+
+
+@pytest.fixture(scope="module")
+def evaluation(app_module):
+    """The shipped evaluation if weights/ has one, else the sample (same schema), so the chart is drawn."""
+    from s2s.reliability import load_evaluation
+
+    before = app_module.EVALUATION
+    if before is None:
+        app_module.EVALUATION = load_evaluation(SAMPLE_EVALUATION.parent)
+    yield app_module.EVALUATION
+    app_module.EVALUATION = before
+
+
+def run_lessons(page, text: str = LESSON_TEXT) -> None:
+    """Double the text, then press both extra views' buttons and wait for everything to be drawn."""
+    page.get_by_label("Sentences").fill(text)
+    page.get_by_role("button", name="Double").click()
+    page.locator("#cost-note").get_by_text("sorted into length buckets", exact=False).first.wait_for(timeout=60_000)
+    page.locator("#cost-plot img").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Draw the beam tree").click()
+    page.locator("#tree-plot img").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Run my batch without packing").click()
+    page.locator("#unpacked-note").get_by_text("pytorch/tutorials#3643", exact=False).wait_for(timeout=60_000)
+
+
+def test_each_lesson_in_the_browser(page, app_module, evaluation):
+    width = page.get_by_role("spinbutton", name="Beam width")
+    width.fill("2")
+    width.press("Enter")
+    run_lessons(page)
+    # The beam tree of the chosen sentence: every beam of every step, the kept path marked ▶.
+    tree_table = page.locator("#tree-table")
+    tree_table.get_by_text("beam 2", exact=True).first.wait_for(timeout=10_000)
+    assert tree_table.get_by_text("▶", exact=False).count() >= 1
+    # Forgetting to pack: the short rows read <pad>; the note says how many rows changed and shows the mask's numbers.
+    unpacked = page.locator("#unpacked")
+    unpacked.get_by_text("without packing", exact=True).first.wait_for(timeout=10_000)
+    assert "rows" in page.locator("#unpacked-note").inner_text()
+    assert "And if we forgot the mask?" in page.locator("#mask-note").inner_text()
+    # Sorted vs as sent, and where the model is reliable (the chart, with the visitor's cells outlined).
+    assert "<pad> share in the encoder" in page.locator("#cost-note").inner_text()
+    page.locator("#reliability-plot img").wait_for(timeout=30_000)
+    assert "of your sentences came out as the exact doubling" in page.locator("#reliability-note").inner_text()
+    # Probabilities people can read: no column of 0.000 in the top-k table.
+    steps_text = page.locator("#steps").inner_text()
+    assert "e-" in steps_text
+    # A wrong result says so under the results, and its link brings the chart into view.
+    wrong = [i for i, r in enumerate(app_module.wd.double(LESSON_TEXT.splitlines(), 1, 2), 1) if not r.is_exact]
+    note = page.locator("#wrong-note")
+    for i in wrong:
+        note.get_by_text(f"{i}.", exact=False).first.wait_for(timeout=10_000)
+    if wrong:
+        note.locator("a[href='#reliability']").click()
+        page.wait_for_timeout(500)
+        top = page.evaluate("document.getElementById('reliability').getBoundingClientRect().top")
+        assert 0 <= top < page.viewport_size["height"], "the link did not bring the chart into view"
+
+
+def test_a_phone_never_scrolls_sideways(browser, server_url, evaluation):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(server_url)
+    run_lessons(page)
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    widths = page.evaluate("[...document.querySelectorAll('.gradio-container img')]"
+                           ".map(i => i.getBoundingClientRect().right)")
+    assert widths and max(widths) <= 390  # figures scale down to the screen
+    context.close()
+
+
+def test_screenshot_for_the_readme(browser, server_url, app_module, evaluation, tmp_path):
+    """The README's picture, made here so that it shows the page as it is. Regenerate it with
+    WD_SCREENSHOT=docs/screenshot.png python -m pytest tests/e2e/test_browser.py -k screenshot"""
+    from PIL import Image
+
+    context = browser.new_context(viewport={"width": 1400, "height": 3000}, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(server_url)
+    run_lessons(page, "\n".join(app_module.BLOG_SENTENCES))
+    page.evaluate("window.scrollTo(0, 0)")
+    page.wait_for_timeout(500)
+    raw = tmp_path / "raw.png"
+    page.screenshot(path=str(raw))  # the top of the page: input, results, the run, the steps and the beam tree
+    context.close()
+    image = Image.open(raw).convert("RGB")
+    image = image.resize((1000, round(image.height * 1000 / image.width)), Image.LANCZOS)
+    out = Path(os.environ.get("WD_SCREENSHOT") or tmp_path / "screenshot.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    image.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(out, optimize=True)
+    assert 20_000 < out.stat().st_size < 300_000
