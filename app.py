@@ -160,7 +160,7 @@ def _table(label: str, elem_id: str, **kwargs) -> gr.Dataframe:
 
 
 def _plot(elem_id: str, value=None, visible: bool = True) -> gr.Plot:
-    return gr.Plot(value, show_label=False, elem_id=elem_id, visible=visible)
+    return gr.Plot(value, show_label=False, elem_id=elem_id, visible=visible, format="png")  # faster to encode than webp
 
 
 with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:

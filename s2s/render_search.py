@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from .beam_tree import BeamNode, BeamTree
@@ -17,17 +18,17 @@ def _color(node: BeamNode) -> str:
 
 
 def _draw(ax, tree: BeamTree, step_w: float) -> None:
-    """One row's tree: x = step (0 = <sos>), y = the beam's rank at that step (best on top)."""
+    """One row's tree: x = step (0 = <sos>), y = the beam's rank at that step (best on top).
+
+    Edges and nodes go in one collection per colour: a wide beam has hundreds, and one artist each would
+    make drawing the figure slower than the search it shows."""
     roomy = step_w >= 0.55  # inches per step: words across and scores under them, else upright words only
-    ax.scatter([0], [0], s=30, color=KEPT, zorder=3)
-    ax.text(0, -0.28, "<sos>", ha="center", va="bottom", fontsize=7, parse_math=False)
+    edges: dict[str, list] = {KEPT: [], ALIVE: [], PRUNED: []}
+    nodes: dict[tuple[str, bool], list] = {}  # (colour, emitted a word) -> points
     for t, step in enumerate(tree.steps, 1):
         for node in step:
-            color = _color(node)
-            ax.plot([t - 1, t], [node.parent, node.beam], color=color, linewidth=2.4 if node.kept else 1.0,
-                    zorder=2 if node.kept else 1)
-            ax.scatter([t], [node.beam], s=30 if node.word else 12, color=color, zorder=3,
-                       marker="o" if node.word else "s")
+            edges[_color(node)].append([(t - 1, node.parent), (t, node.beam)])
+            nodes.setdefault((_color(node), bool(node.word)), []).append((t, node.beam))
             if not node.word:
                 continue  # a finished beam passing through: no word, same score
             text_color = "#111827" if node.alive else "#9ca3af"
@@ -38,6 +39,13 @@ def _draw(ax, tree: BeamTree, step_w: float) -> None:
             else:
                 ax.text(t + 0.12, node.beam - 0.1, node.word[:8], ha="left", va="bottom", fontsize=6, rotation=90,
                         color=text_color, parse_math=False)
+    for color, width in ((PRUNED, 1.0), (ALIVE, 1.0), (KEPT, 2.4)):  # the kept path drawn last, on top
+        ax.add_collection(LineCollection(edges[color], colors=color, linewidths=width))
+    ax.scatter([0], [0], s=30, color=KEPT, zorder=3)
+    for (color, word), points in nodes.items():
+        xs, ys = zip(*points)
+        ax.scatter(xs, ys, s=30 if word else 12, color=color, marker="o" if word else "s", zorder=3)
+    ax.text(0, -0.28, "<sos>", ha="center", va="bottom", fontsize=7, parse_math=False)
     ax.set_xlim(-0.6, len(tree.steps) + 0.6)
     ax.set_ylim(tree.width - 0.45, -0.55)
     ax.set_yticks(range(tree.width), [f"beam {b + 1}" for b in range(tree.width)], fontsize=7)

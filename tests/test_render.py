@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from matplotlib.collections import LineCollection
 from matplotlib.colors import LogNorm, to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -74,10 +75,9 @@ def test_beam_tree_table_marks_kept_and_pruned_beams():
 
 def test_beam_tree_figure_highlights_the_kept_path():
     fig = render_search.tree_figure([tree()])
-    lines = fig.axes[0].get_lines()
-    kept = [line for line in lines if to_hex(line.get_color()) == render_search.KEPT]
-    pruned = [line for line in lines if to_hex(line.get_color()) == render_search.PRUNED]
-    assert len(kept) == 2 and len(pruned) == 1 and len(lines) == 4
+    edges = {to_hex(c.get_color()[0]): len(c.get_segments()) for c in fig.axes[0].collections
+             if isinstance(c, LineCollection) and c.get_segments()}
+    assert edges == {render_search.KEPT: 2, render_search.ALIVE: 1, render_search.PRUNED: 1}  # <sos>-I-I, you, love
     assert "best beam at every step" in render_search.tree_note([tree()])
     assert "greedy" in render_search.tree_note([BeamTree(0, "I", 1, [[BeamNode(0, 0, "I", 0.0, True, True)]])])
 
