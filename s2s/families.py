@@ -8,6 +8,8 @@ among them, so a model selected on all of them cannot trade it away.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import random
 import string
 from typing import Callable
@@ -172,6 +174,28 @@ def letters(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
     return " ".join("".join(rng.choices(string.ascii_uppercase, k=rng.randint(2, 5))) for _ in range(n))
 
 
+@functools.lru_cache(maxsize=4)
+def _by_frequency(tokenizer: WordTokenizer) -> tuple[list[str], list[float]]:
+    """The vocabulary's lowercase words in frequency order with cumulative Zipf weights 1/rank: "the", "to",
+    "and" come again and again within a sentence, as in English."""
+    words = [w for w in tokenizer.words if not w[:1].isupper()]
+    return words, list(itertools.accumulate(1.0 / rank for rank in range(1, len(words) + 1)))
+
+
+def english_like(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
+    """Prose: words by their English frequency (function words repeat), a capital first word, some words with
+    punctuation attached ("else," "right.": unknown to the vocabulary), now and then a name."""
+    pool, cumulative = _by_frequency(tokenizer)
+    words = rng.choices(pool, cum_weights=cumulative, k=n)
+    for i in range(n):
+        if rng.random() < 0.05:
+            words[i] = _name(rng)
+        elif rng.random() < 0.12:
+            words[i] += rng.choice(",,,..!?;:")
+    words[0] = words[0][:1].upper() + words[0][1:]
+    return " ".join(words)
+
+
 def random_mix(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
     """The original random mix: vocabulary words with about one unknown word in five."""
     return random_text_sentence(rng, tokenizer, n)
@@ -186,6 +210,7 @@ FAMILIES: dict[str, Family] = {
     "counting": counting,
     "letters": letters,
     "random": random_mix,
+    "english": english_like,
 }
 
 

@@ -103,3 +103,11 @@ def test_held_out_sets_are_fixed_by_their_seed(tok):
     assert a == family_sources(tok, ["run", "counting"], range(1, 6), per_length=3, seed=9)
     assert a != family_sources(tok, ["run", "counting"], range(1, 6), per_length=3, seed=10)
     assert sorted(len(ids) for ids in a["run"]) == sorted([n for n in range(1, 6) for _ in range(3)])
+
+
+def test_english_like_prose_repeats_function_words_and_starts_with_a_capital(tok):
+    sentences = sample("english", tok, 20, count=100)
+    assert all(words[0][:1].isupper() or not words[0][:1].isalpha() for words in sentences)
+    # Words come at their frequency: the commonest recur within a sentence, as "to" and "the" do.
+    assert sum(len(set(words)) < len(words) for words in sentences) > 80
+    assert any(any(w[-1] in ",.!?;:" for w in words) for words in sentences)
