@@ -20,7 +20,7 @@ BUNDLED = ROOT / "weights"
 # A Space folder built by `python -m s2s.space build` pins its model here: a Space's files are all it has at start-up
 # besides the variables set in its settings, and a file travels with the folder, reviewed and versioned with it.
 PINNED = ROOT / "pinned_model.json"
-MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "README.md"]
+MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "README.md", "evaluation.json"]
 # huggingface_hub's API calls have no timeout of their own: a Hub that accepts a connection and never answers would
 # hold a server's start-up forever. Ample for 3.7 MB of weights; past it, a server falls back to its bundled copy
 # (and the CLI exits with one line) well within the 30 s a visitor or a script will wait.

@@ -110,6 +110,8 @@ def build(out: Path, model: str, revision: str, weights: Path = hub.BUNDLED) -> 
         shutil.copy2(ROOT / "s2s" / name, out / "s2s" / name)
     for name in FALLBACK_WEIGHTS:
         shutil.copy2(Path(weights) / name, out / "weights" / name)
+    if (Path(weights) / "evaluation.json").is_file():  # the page's chart of where the model is reliable
+        shutil.copy2(Path(weights) / "evaluation.json", out / "weights" / "evaluation.json")
     shutil.copy2(ROOT / APP, out / APP)
     shutil.copy2(ROOT / "requirements.txt", out / "requirements.txt")  # what a Space installs
     space_card(model, revision).save(out / "README.md")
