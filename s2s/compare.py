@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from .doubler import DoubleResult, WordDoubler
 from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
 
-# Probabilities of a sentence decoded alone and inside a batch agree to this (DESIGN: batch invariance).
-PROB_TOLERANCE = 1e-5
+# Probabilities of a sentence decoded alone and inside a batch agree to this (DESIGN: batch invariance). Not 1e-5:
+# float32 matmuls block differently for 1 row and for 64 (encoder states differ by 7e-7), and at a step the
+# model is unsure of (p = 0.58) that moved a probability by 1.5e-5 for the plain beam search as for the fast
+# one (measured on the shipped weights, 64 x 26 words). The words are identical either way.
+PROB_TOLERANCE = 5e-5
 
 
 @dataclass
