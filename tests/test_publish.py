@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow  # each push is a `python -m s2s.hub` process that
 
 REPO = "someone/word-doubler"
 PRIVATE = "someone/private-doubler"
-SHIPPED = ["model.safetensors", "config.json", "tokenizer.json", "README.md"]
+MODEL_FILES = ["model.safetensors", "config.json", "tokenizer.json", "README.md"]
+SHIPPED = MODEL_FILES + (["evaluation.json"] if (hub.BUNDLED / "evaluation.json").is_file() else [])
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
 
 
@@ -137,10 +138,14 @@ def test_a_second_push_is_a_second_commit_and_the_pinned_one_still_loads(first, 
 def test_private_repo_on_a_branch_and_no_stale_evaluation(server, tmp_path_factory, tiny_folder):
     with_evaluation = printed_commit(push(server, tmp_path_factory, "--repo-id", PRIVATE, "--private",
                                           "--revision", "staging", "--folder", str(tiny_folder)))
-    without = printed_commit(push(server, tmp_path_factory, "--repo-id", PRIVATE, "--revision", "staging"))
+    no_evaluation = tmp_path_factory.mktemp("no-evaluation")
+    for name in MODEL_FILES:
+        shutil.copy2(hub.BUNDLED / name, no_evaluation / name)
+    without = printed_commit(push(server, tmp_path_factory, "--repo-id", PRIVATE, "--revision", "staging",
+                                  "--folder", str(no_evaluation)))
     repo = server.repo(PRIVATE)
     assert repo["private"] and repo["refs"]["staging"] == without
     assert sorted(repo["commits"][repo["refs"]["main"]]) == [".gitattributes"]  # main untouched
     assert "evaluation.json" in repo["commits"][with_evaluation]
     # The second folder has no evaluation.json: the first one's would describe other weights, so it is deleted.
-    assert sorted(repo["commits"][without]) == sorted([".gitattributes", *SHIPPED])
+    assert sorted(repo["commits"][without]) == sorted([".gitattributes", *MODEL_FILES])
