@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: nothing leaves the machine
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from s2s import WordDoubler, page_text, render, render_batch, render_lessons, render_search
 from s2s.batch_cost import as_sent, length_buckets, row_steps
@@ -14,9 +16,11 @@ from s2s.batch_view import batch_view
 from s2s.batcher import MicroBatcher
 from s2s.beam_tree import beam_trees
 from s2s.compare import compare
+from s2s.guard import RequestGuard, whole
 from s2s.hub import configured_model
 from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_COMPARE_SENTENCES,
-                        MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K, split_lines)
+                        MAX_FILE_SIZE, MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
+                        SESSION_CAPACITY, split_lines)
 from s2s.reliability import assess, grid, load_evaluation
 from s2s.render import CONFIDENCE, RELIABILITY_ANCHOR, RESULT_HEADERS
 from s2s.unpacked import unpacked_view
@@ -34,23 +38,26 @@ BLOG_SENTENCES = ["My name is Sunil", "I'm Deep Learning Geek", "I love CUDA", "
 LIMITS = f"{MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
 
 
-def _whole(number):
-    """A slider or a JSON client may send 5.0 for 5; anything else goes to the library's check as it came."""
-    return int(number) if isinstance(number, float) and number.is_integer() else number
-
-
 def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[list[dict], dict]:
     """The /double endpoint: one sentence per line -> a list of `DoubleResult.to_dict()`.
 
-    The second value goes to a gr.State, which the page reads and API clients never see.
+    The second value goes to a gr.State, which the page reads and API clients never see. It holds the results
+    as one JSON string: a session keeps them to redraw, and a string is ~5x smaller than the same dicts.
     """
-    top_k, beam_width = _whole(top_k), _whole(beam_width)
+    top_k, beam_width = whole(top_k), whole(beam_width)
     try:
         results, info = batcher.double_with_info(split_lines(text), top_k, beam_width)
     except ValueError as error:  # the library's message names the limit
         raise gr.Error(str(error), print_exception=False) from None
+    except Exception as error:  # Gradio would answer {"error": null}; say what failed, never a path or a traceback
+        raise gr.Error(f"the model failed on this request ({type(error).__name__}); please try again") from error
     dicts = [r.to_dict() for r in results]
-    return dicts, {"results": dicts, "top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
+    return dicts, {"results": json.dumps(dicts), "top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
+
+
+def results_of(state: dict | None) -> list[dict]:
+    """The page state's results (the list /double returned), or [] before the first run."""
+    return json.loads(state["results"]) if state and state.get("results") else []
 
 
 # --- the page's handlers: the library computes, s2s.render* draws, each returns its outputs by name ---
@@ -69,7 +76,7 @@ def model_note() -> str:
 
 
 def _chosen(state: dict | None, index) -> dict | None:
-    results = (state or {}).get("results") or [None]
+    results = results_of(state) or [None]
     return results[index if isinstance(index, int) and 0 <= index < len(results) else 0]
 
 
@@ -83,9 +90,21 @@ def show_sentence(state: dict | None, index: int | None) -> dict:
             steps_plot: render.step_plot(result, wd.max_src_len), **cleared}
 
 
+# Results the page's JSON view keeps once the run is drawn: the shape of the answer, not a second copy of it
+# (128 results with top-10 lists are ~6 MB of objects that a session would otherwise hold until it is evicted).
+API_PREVIEW = 3
+
+
+def api_preview(results: list[dict]) -> gr.JSON:
+    if len(results) <= API_PREVIEW:
+        return gr.JSON(results, label="Response of /double")
+    return gr.JSON(results[:API_PREVIEW], label=f"Response of /double: the first {API_PREVIEW} of {len(results)} results "
+                   "shown (client.predict returns them all)")
+
+
 def show_run(state: dict, compare_on: bool) -> dict:
     """After /double, the default view from its results: one teacher-forced pass for the losses, no more."""
-    results, beam_width = state["results"], state["beam_width"]
+    results, beam_width = results_of(state), state["beam_width"]
     sentences = [r["input"] for r in results]
     view = batch_view(wd, sentences)
     steps = row_steps(results)
@@ -94,6 +113,7 @@ def show_run(state: dict, compare_on: bool) -> dict:
     g = grid(EVALUATION) if EVALUATION else None
     return {
         results_df: render.results_table(results),
+        api_json: api_preview(results),
         wrong_md: render_lessons.wrong_note(results, assessed, g),
         sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True),
         run_md: render_batch.run_note(results, view, state["batch"], beam_width, str(wd.device)),
@@ -127,9 +147,9 @@ def show_tree(state: dict | None, index: int | None) -> dict:
 
 
 def show_unpacked(state: dict | None) -> dict:
-    if not (state or {}).get("results"):
+    results = results_of(state)
+    if not results:
         return {unpacked_df: None, unpacked_md: page_text.PRESS_DOUBLE}
-    results = state["results"]
     view = unpacked_view(wd, [r["input"] for r in results], state["beam_width"])
     return {unpacked_df: render_lessons.unpacked_table(view, results),
             unpacked_md: render_lessons.unpacked_note(view, results)}
@@ -233,7 +253,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     button.click(double, inputs=[text, top_k, beam_width], outputs=[api_json, state], api_name="double",
                  preprocess=False, concurrency_limit=32, concurrency_id="double").success(
         show_run, inputs=[state, compare_on], api_visibility="private", concurrency_limit=4,
-        outputs=[results_df, wrong_md, sentence, highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, run_md,
+        outputs=[results_df, api_json, wrong_md, sentence, highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, run_md,
                  compare_md, batch_plot, loss_df, loss_md, unpacked_df, unpacked_md, mask_md, cost_md, cost_plot,
                  reliability_plot, reliability_md])
     sentence.input(show_sentence, inputs=[state, sentence], api_visibility="private",
@@ -243,6 +263,18 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     unpack_button.click(show_unpacked, inputs=[state], outputs=[unpacked_df, unpacked_md],
                         api_visibility="private", concurrency_limit=2, concurrency_id="extra")
 
+# Past the bound a request is told "busy" at once (s2s/guard.py says it before Gradio's own 503) instead of waiting minutes.
+demo.queue(max_size=MAX_QUEUED_REQUESTS)
+
+
+def launch_kwargs() -> dict:
+    """What every launch of this app passes (python app.py, the tests' server): memory and request bounds.
+
+    A fresh dict each time: Gradio writes its lifespan into app_kwargs."""
+    return dict(theme=THEME, css=CSS, state_session_capacity=SESSION_CAPACITY, max_file_size=MAX_FILE_SIZE,
+                app_kwargs={"middleware": [Middleware(RequestGuard)]})
+
+
 if __name__ == "__main__":
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), theme=THEME, css=CSS)
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), **launch_kwargs())

@@ -14,6 +14,17 @@ MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, DEFAULT_BEAM_WIDTH = 1, 8, 2
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_BATCH_TOKENS = 16_384
 
+# What a public server holds at once (app.py's launch and queue; s2s/guard.py enforces the body and queue bounds).
+# Sessions whose state and shown outputs the server keeps (oldest dropped first): a page keeps what it needs to
+# redraw, API calls keep nothing once answered; sized for the visitors a demo Space sees at once.
+SESSION_CAPACITY = 64
+# Requests waiting for a worker, past the 32 being served; one more gets "busy" at once instead of a long wait.
+MAX_QUEUED_REQUESTS = 64
+# A request body: MAX_CHARS characters JSON-escaped as surrogate pairs are 12 bytes each (240 KB); 1 MiB leaves room.
+MAX_BODY_BYTES = 1 << 20
+MAX_FILE_SIZE = "1kb"  # the app takes no files; Gradio's own cap, behind the guard's refusal of every upload
+BUSY = f"busy: {MAX_QUEUED_REQUESTS} requests are already waiting; try again in a moment"
+
 
 def _check_whole_number(name: str, value, low: int, high: int) -> int:
     """The value as an int; integer-like numbers (numpy, 0-d torch tensors) are welcome, bools and floats are not."""
@@ -78,10 +89,20 @@ def check_request(sentences: list[str], top_k: int, beam_width: int = DEFAULT_BE
         raise ValueError(f"too much text: {total:,} characters given, at most {MAX_CHARS:,} per request")
 
 
+def check_unicode(text: str) -> None:
+    """A lone surrogate (JSON's "\\ud800" decodes to one) cannot be sent back as UTF-8: refuse it before any work."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError(f"the text is not valid Unicode: a lone surrogate U+{ord(text[error.start]):04X} at "
+                         f"character {error.start + 1}; send UTF-8 text") from None
+
+
 def split_lines(text: str) -> list[str]:
     """A text box's content -> its non-blank lines (one sentence per line), checking the size first."""
     if not isinstance(text, str):
         raise ValueError("the input must be text, one sentence per line")
     if len(text) > MAX_CHARS:
         raise ValueError(f"too much text: {len(text):,} characters given, at most {MAX_CHARS:,} per request")
+    check_unicode(text)
     return [line.strip() for line in text.splitlines() if line.strip()]

@@ -40,8 +40,7 @@ def server_url(app_module):
         server_port=free_port(),
         prevent_thread_lock=True,
         quiet=True,
-        theme=app_module.THEME,
-        css=app_module.CSS,
+        **app_module.launch_kwargs(),  # the same bounds as `python app.py`
     )
     yield url
     demo.close()

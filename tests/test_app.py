@@ -17,7 +17,8 @@ def run(app_module):
 def test_double_returns_one_result_per_line(run, app_module):
     dicts, state, _ = run
     assert [d["input"] for d in dicts] == SENTENCES  # blank lines dropped, spaces trimmed
-    assert state["results"] == dicts and state["top_k"] == 3
+    assert app_module.results_of(state) == dicts and state["top_k"] == 3
+    assert isinstance(state["results"], str)  # a session keeps one compact string, not every result object
     assert all(len(s["top_k"]) == 3 for d in dicts for s in d["steps"])
     assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 3)]  # exactly the library's answer
 
@@ -209,3 +210,10 @@ def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_m
     calls.clear()
     app_module.show_unpacked(state)
     assert calls == [("generate", "ForgotToPack")]
+
+
+def test_the_page_keeps_a_preview_of_the_api_answer_not_a_second_copy(app_module):
+    results = [{"input": f"I love U{i}"} for i in range(app_module.API_PREVIEW + 5)]
+    preview = app_module.api_preview(results)
+    assert preview.value == results[: app_module.API_PREVIEW] and f"of {len(results)} results" in preview.label
+    assert app_module.api_preview(results[:2]).value == results[:2]

@@ -1,0 +1,200 @@
+"""The HTTP boundary of a public server: body and upload caps, the queue bound and /double's checks, before anything waits.
+
+Gradio checks a request only when a worker takes it (its `validator=` runs in the queue's thread pool and
+answers gradio_client with a different error type), so a bad or oversized request waits behind everyone
+else's work. `RequestGuard` is a plain ASGI middleware in front of Gradio's routes: it reads the body once
+(capped), refuses uploads (the app takes no files), runs the same `check_request` the micro-batcher runs,
+and says "busy" when the queue is full — on the event loop, in microseconds, before the event is queued.
+A refused /double call is answered the way Gradio answers a failed event (a completed-with-error message
+on the caller's stream), so gradio_client raises `AppError` with the message and the page shows it.
+When an API caller's stream ends, its session state is dropped: no page will ever redraw from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from urllib.parse import parse_qs
+
+from starlette.responses import JSONResponse
+
+from .limits import (BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines)
+
+API_NAME = "double"  # the one public endpoint; its values are (text, top_k[, beam_width])
+JOIN = re.compile(r"/gradio_api/queue/join/?$")
+CALL = re.compile(r"/gradio_api/call/(v2/)?(?P<api>[^/]+)/?$")
+CALL_STREAM = re.compile(r"/gradio_api/call/(v2/)?(?P<api>[^/]+)/(?P<event>[^/]+)/?$")
+QUEUE_STREAM = re.compile(r"/gradio_api/queue/data/?$")
+UPLOAD = re.compile(r"/gradio_api/upload/?$")
+
+NO_UPLOADS = "this app takes no files: uploads are refused"
+TOO_LARGE = f"request body too large: at most {MAX_BODY_BYTES:,} bytes"
+NOT_JSON = "the request body must be a JSON object with a \"data\" list: [text, top_k] or [text, top_k, beam_width]"
+
+
+def whole(number):
+    """A slider or a JSON client may send 5.0 for 5; anything else goes to the limits' check as it came."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
+def double_values(data) -> tuple[list[str], int, int]:
+    """/double's values as sent -> (sentences, top_k, beam_width) checked; ValueError naming what is wrong.
+
+    Two values mean the default beam width, as gradio_client fills it in; a dict is /call/v2's keyword form."""
+    if isinstance(data, dict):
+        data = [data.get("text"), data.get("top_k", DEFAULT_TOP_K), data.get("beam_width", DEFAULT_BEAM_WIDTH)]
+    if not isinstance(data, list):
+        raise ValueError(f"data must be a list: [text, top_k] or [text, top_k, beam_width], got {type(data).__name__}")
+    if not 2 <= len(data) <= 3:
+        raise ValueError(f"/double takes 2 or 3 values (text, top_k, optional beam_width), got {len(data)}")
+    text, top_k, beam_width = (*data, DEFAULT_BEAM_WIDTH)[:3]
+    top_k, beam_width = whole(top_k), whole(beam_width)
+    sentences = split_lines(text)
+    check_request(sentences, top_k, beam_width)
+    return sentences, top_k, beam_width
+
+
+def refusal(data) -> str | None:
+    """The message a /double request is refused with, or None when it may join the queue."""
+    try:
+        double_values(data)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+class RequestGuard:
+    """ASGI middleware for a Gradio app (pass it in `launch(app_kwargs={"middleware": [...]})`)."""
+
+    def __init__(self, app):
+        self.app = app
+        self._double_id: int | None = None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path, blocks = scope["path"], scope["app"].get_blocks()
+        if scope["method"] == "GET" and (session := _api_stream_session(scope, path, blocks)) is not None:
+            try:
+                return await self.app(scope, receive, send)
+            finally:
+                _forget(blocks, session)
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        if UPLOAD.search(path):
+            return await JSONResponse({"error": NO_UPLOADS}, status_code=403)(scope, receive, send)
+        body = await _read_capped(scope, receive)
+        if body is None:
+            return await JSONResponse({"error": TOO_LARGE}, status_code=413)(scope, receive, send)
+        join, call = JOIN.search(path), CALL.search(path)
+        if join or call:
+            try:
+                payload = json.loads(body)
+                assert isinstance(payload, dict)
+            except (ValueError, AssertionError):
+                return await JSONResponse({"error": NOT_JSON}, status_code=400)(scope, receive, send)
+            if join:
+                is_double = payload.get("fn_index") == self._double_fn(blocks)
+            else:
+                is_double = call["api"] == API_NAME
+            message = refusal(payload.get("data")) if is_double else None
+            queue = blocks._queue
+            if message is None and queue.max_size is not None and len(queue) >= queue.max_size:
+                message = BUSY
+            if message is not None and (call or payload.get("session_hash")):
+                answer = await _fail_as_event(blocks, payload.get("session_hash"), message)
+                return await JSONResponse(answer)(scope, receive, send)
+            if is_double and isinstance(payload.get("data"), list) and len(payload["data"]) == 2:
+                # Two values over raw HTTP: Gradio would call double with a missing argument and answer
+                # {"error": null}; fill in the default beam width, as gradio_client does.
+                payload["data"] = [*payload["data"], DEFAULT_BEAM_WIDTH]
+                body = json.dumps(payload).encode()
+                scope = _with_length(scope, len(body))
+        return await self.app(scope, _replay(body, receive), send)
+
+    def _double_fn(self, blocks) -> int | None:
+        if self._double_id is None:
+            self._double_id = next((i for i, fn in blocks.fns.items() if fn.api_name == API_NAME), None)
+        return self._double_id
+
+
+async def _read_capped(scope, receive) -> bytes | None:
+    """The whole body, or None past MAX_BODY_BYTES (refused from the header alone when it says so)."""
+    length = dict(scope["headers"]).get(b"content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return None
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive):
+    """A receive() that hands the route the body already read, then passes through (disconnects)."""
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
+
+
+def _with_length(scope, length: int):
+    headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+    return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
+
+
+async def _fail_as_event(blocks, session_hash: str | None, message: str) -> dict:
+    """Answer a join as Gradio answers an event that failed: an event id, and on the caller's stream a
+    completed-with-error message (what gradio_client turns into AppError and the page into an error toast)."""
+    from gradio.server_messages import ProcessCompletedMessage
+
+    queue, event_id = blocks._queue, uuid.uuid4().hex
+    session_hash = session_hash or event_id  # a raw /call names no session: Gradio then uses the event id
+    async with queue.pending_message_lock:
+        if session_hash not in queue.pending_messages_per_session:
+            queue.pending_messages_per_session[session_hash] = asyncio.Queue()
+        queue.pending_event_ids_session.setdefault(session_hash, set()).add(event_id)
+    error = {"error": message, "duration": None, "visible": True, "title": "Error"}
+    queue.pending_messages_per_session[session_hash].put_nowait(
+        ProcessCompletedMessage(output=error, success=False, event_id=event_id))
+    return {"event_id": event_id}
+
+
+def _api_stream_session(scope, path: str, blocks) -> str | None:
+    """The session an API caller's result stream belongs to (None for a page's stream or anything else)."""
+    if (stream := CALL_STREAM.search(path)) is not None:
+        queue, event_id = blocks._queue, stream["event"]
+        if (event := queue.event_ids_to_events.get(event_id)) is not None:
+            return event.session_hash
+        return next((s for s, ids in list(queue.pending_event_ids_session.items()) if event_id in ids), event_id)
+    headers = dict(scope["headers"])
+    # gradio_client marks its joins with x-gradio-user: api, but opens the stream with only its user agent.
+    if QUEUE_STREAM.search(path) and (headers.get(b"x-gradio-user") == b"api"
+                                      or headers.get(b"user-agent", b"").startswith(b"gradio_client")):
+        return parse_qs(scope.get("query_string", b"").decode()).get("session_hash", [None])[0]
+    return None
+
+
+def _forget(blocks, session: str) -> None:
+    """An API session's stream ended: nothing will redraw from its state, so drop it unless more is pending."""
+    queue = blocks._queue
+    if queue.pending_event_ids_session.get(session):
+        return
+    queue.pending_event_ids_session.pop(session, None)
+    holder = blocks.state_holder
+    with holder.lock:
+        holder.session_data.pop(session, None)
+        holder.time_last_used.pop(session, None)
