@@ -112,6 +112,8 @@ class RequestGuard:
                 payload["data"] = [*payload["data"], DEFAULT_BEAM_WIDTH]
                 body = json.dumps(payload).encode()
                 scope = _with_length(scope, len(body))
+            if call or payload.get("session_hash"):
+                send = _busy_on_503(scope, receive, send, blocks, payload.get("session_hash"))
         return await self.app(scope, _replay(body, receive), send)
 
     def _double_fn(self, blocks) -> int | None:
@@ -171,6 +173,24 @@ async def _fail_as_event(blocks, session_hash: str | None, message: str) -> dict
     queue.pending_messages_per_session[session_hash].put_nowait(
         ProcessCompletedMessage(output=error, success=False, event_id=event_id))
     return {"event_id": event_id}
+
+
+def _busy_on_503(scope, receive, send, blocks, session_hash: str | None):
+    """Requests that passed the bound together can still fill the queue before Gradio pushes them; its own
+    answer is a bare 503 ("Queue is full"), so turn that into the same "busy" event as the guard's."""
+    refused = False
+
+    async def sending(message):
+        nonlocal refused
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            refused = True
+        elif refused and message["type"] == "http.response.body" and not message.get("more_body"):
+            answer = await _fail_as_event(blocks, session_hash, BUSY)
+            await JSONResponse(answer)(scope, receive, send)
+        elif not refused:
+            await send(message)
+
+    return sending
 
 
 def _api_stream_session(scope, path: str, blocks) -> str | None:
