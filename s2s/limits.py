@@ -56,6 +56,15 @@ def check_sentence(sentence) -> None:
         raise ValueError(f"has {words} words, at most {MAX_WORDS_PER_SENTENCE} per sentence")
 
 
+def check_each_sentence(sentences) -> None:
+    """check_sentence for each, the message saying which: "sentence 3 is empty: ..."."""
+    for number, sentence in enumerate(sentences, 1):
+        try:
+            check_sentence(sentence)
+        except ValueError as error:
+            raise ValueError(f"sentence {number} {error}") from None
+
+
 def as_sentences(sentences) -> list[str]:
     """A string (one sentence) or a list or tuple of strings -> a list, checked as the library needs:
     text, at least one word, at most MAX_WORDS_PER_SENTENCE words. Any number of sentences."""
@@ -63,11 +72,7 @@ def as_sentences(sentences) -> list[str]:
         sentences = [sentences]
     if not isinstance(sentences, (list, tuple)):
         raise ValueError(f"sentences must be a string or a list of strings, got {type(sentences).__name__}")
-    for number, sentence in enumerate(sentences, 1):
-        try:
-            check_sentence(sentence)
-        except ValueError as error:
-            raise ValueError(f"sentence {number} {error}") from None
+    check_each_sentence(sentences)
     return list(sentences)
 
 
@@ -79,11 +84,7 @@ def check_request(sentences: list[str], top_k: int, beam_width: int = DEFAULT_BE
         raise ValueError("no sentences given: write at least one sentence, one per line")
     if len(sentences) > MAX_SENTENCES:
         raise ValueError(f"too many sentences: {len(sentences)} given, at most {MAX_SENTENCES} per request")
-    for number, sentence in enumerate(sentences, 1):
-        try:
-            check_sentence(sentence)
-        except ValueError as error:
-            raise ValueError(f"sentence {number} {error}") from None
+    check_each_sentence(sentences)
     total = sum(len(s) for s in sentences)
     if total > MAX_CHARS:
         raise ValueError(f"too much text: {total:,} characters given, at most {MAX_CHARS:,} per request")
