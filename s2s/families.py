@@ -73,11 +73,16 @@ def unknown_word(rng: random.Random, tokenizer: WordTokenizer) -> str:
             return word
 
 
-def distinct_unknown_words(rng: random.Random, tokenizer: WordTokenizer, n: int) -> list[str]:
+def distinct(n: int, draw: Callable[[], str]) -> list[str]:
+    """n different words from draw(), in the order first drawn."""
     words: dict[str, None] = {}
     while len(words) < n:
-        words[unknown_word(rng, tokenizer)] = None
+        words[draw()] = None
     return list(words)
+
+
+def distinct_unknown_words(rng: random.Random, tokenizer: WordTokenizer, n: int) -> list[str]:
+    return distinct(n, lambda: unknown_word(rng, tokenizer))
 
 
 def any_word(rng: random.Random, tokenizer: WordTokenizer) -> str:
@@ -90,10 +95,7 @@ def any_word(rng: random.Random, tokenizer: WordTokenizer) -> str:
 
 
 def distinct_words(rng: random.Random, tokenizer: WordTokenizer, n: int) -> list[str]:
-    words: dict[str, None] = {}
-    while len(words) < n:
-        words[any_word(rng, tokenizer)] = None
-    return list(words)
+    return distinct(n, lambda: any_word(rng, tokenizer))
 
 
 # --- the families ---
