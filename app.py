@@ -10,20 +10,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 import gradio as gr
 from starlette.middleware import Middleware
 
-from s2s import WordDoubler, page_text, render, render_batch, render_lessons, render_search
-from s2s.batch_cost import as_sent, length_buckets, row_steps
-from s2s.batch_view import batch_view
+from s2s import WordDoubler, page_style, page_text, render, render_lessons, views
 from s2s.batcher import MicroBatcher
-from s2s.beam_tree import beam_trees
-from s2s.compare import compare
 from s2s.guard import RequestGuard, whole
 from s2s.hub import configured_model
-from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_COMPARE_SENTENCES,
-                        MAX_FILE_SIZE, MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
+from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_FILE_SIZE,
+                        MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
                         SESSION_CAPACITY, split_lines)
-from s2s.reliability import assess, grid, load_evaluation
+from s2s.reliability import grid, load_evaluation
 from s2s.render import CONFIDENCE, RELIABILITY_ANCHOR, RESULT_HEADERS
-from s2s.unpacked import unpacked_view
 
 # --- the model, loaded once ---
 
@@ -60,112 +55,38 @@ def results_of(state: dict | None) -> list[dict]:
     return json.loads(state["results"]) if state and state.get("results") else []
 
 
-# --- the page's handlers: the library computes, s2s.render* draws, each returns its outputs by name ---
+# --- the page's handlers: s2s.views computes and draws each view by name, SHOWN maps the names to components ---
 
 
-def compare_note(results: list[dict], top_k: int, beam_width: int, enabled: bool) -> str:
-    if not enabled:
-        return page_text.PRESS_COMPARE
-    # Bounded: one-at-a-time runs outside the micro-batcher, so it must not let a visitor buy minutes of CPU.
-    sentences = [r["input"] for r in results]
-    return render_batch.compare_note(compare(wd, sentences[:MAX_COMPARE_SENTENCES], top_k, beam_width), len(sentences))
-
-
-def model_note() -> str:
-    return render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS, MODEL_WARNING)
-
-
-def _chosen(state: dict | None, index) -> dict | None:
-    results = results_of(state) or [None]
-    return results[index if isinstance(index, int) and 0 <= index < len(results) else 0]
-
-
-def show_sentence(state: dict | None, index: int | None) -> dict:
-    """One sentence: its output coloured by confidence, the per-step table and plot; its beam tree waits for a press."""
-    result = _chosen(state, index)
-    cleared = {tree_plot: None, tree_df: None, tree_md: page_text.PRESS_TREE}
-    if result is None:
-        return {highlighted: None, steps_df: None, steps_plot: None, **cleared}
-    return {highlighted: render.confidence_text(result), steps_df: render.step_table(result, wd.max_src_len),
-            steps_plot: render.step_plot(result, wd.max_src_len), **cleared}
-
-
-# Results the page's JSON view keeps once the run is drawn: the shape of the answer, not a second copy of it
-# (128 results with top-10 lists are ~6 MB of objects that a session would otherwise hold until it is evicted).
-API_PREVIEW = 3
-
-
-def api_preview(results: list[dict]) -> gr.JSON:
-    if len(results) <= API_PREVIEW:
-        return gr.JSON(results, label="Response of /double")
-    return gr.JSON(results[:API_PREVIEW], label=f"Response of /double: the first {API_PREVIEW} of {len(results)} results "
-                   "shown (client.predict returns them all)")
+def on_page(values: dict) -> dict:
+    return {SHOWN[name]: value for name, value in values.items()}
 
 
 def show_run(state: dict, compare_on: bool) -> dict:
-    """After /double, the default view from its results: one teacher-forced pass for the losses, no more."""
-    results, beam_width = results_of(state), state["beam_width"]
-    sentences = [r["input"] for r in results]
-    view = batch_view(wd, sentences)
-    steps = row_steps(results)
-    sent, bucketed = as_sent(view.lengths, steps, beam_width), length_buckets(view.lengths, steps, beam_width)
-    assessed = [assess(s, wd.tokenizer, EVALUATION) for s in sentences]
-    g = grid(EVALUATION) if EVALUATION else None
-    return {
-        results_df: render.results_table(results),
-        api_json: api_preview(results),
-        wrong_md: render_lessons.wrong_note(results, assessed, g),
-        sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True),
-        run_md: render_batch.run_note(results, view, state["batch"], beam_width, str(wd.device)),
-        compare_md: compare_note(results, state["top_k"], beam_width, compare_on),
-        batch_plot: render_batch.padded_batch_figure(view),
-        loss_df: render_batch.loss_table(view),
-        loss_md: render_batch.loss_note(view),
-        unpacked_df: None,
-        unpacked_md: page_text.PRESS_UNPACKED,
-        mask_md: render_lessons.mask_note(view.masked_loss, view.unmasked_loss, view.masked_cells),
-        cost_md: render_batch.batching_note(sent, bucketed),
-        cost_plot: render_batch.batching_figure(sent, bucketed),
-        reliability_plot: gr.Plot(render_lessons.reliability_figure(g, list(zip(assessed, [r["is_exact"] for r in results])))
-                                  if g else None, visible=g is not None),
-        reliability_md: render_lessons.reliability_note(results, assessed, g),
-        **show_sentence(state, 0),
-    }
+    results = results_of(state)
+    values = views.run_view(wd, results, state["top_k"], state["beam_width"], state["batch"], EVALUATION, compare_on)
+    chart = values.pop("reliability_plot")  # None when the model came without an evaluation: hide the box
+    return {**on_page(values), reliability_plot: gr.Plot(chart, visible=chart is not None),
+            api_json: gr.JSON(*views.api_preview(results)),
+            sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True)}
 
 
-# The two extra views cost one pass each, of at most the request's own size (128 sentences x the widest beam
-# is the micro-batcher's cap on a merged pass), and only when asked for.
+def show_sentence(state: dict | None, index: int | None) -> dict:
+    return on_page(views.sentence_view(wd, views.chosen(results_of(state), index)))
 
 
 def show_tree(state: dict | None, index: int | None) -> dict:
-    result = _chosen(state, index)
-    if result is None:
-        return {tree_plot: None, tree_df: None, tree_md: page_text.PRESS_DOUBLE}
-    trees = beam_trees(wd, result["input"], state["beam_width"])
-    return {tree_plot: render_search.tree_figure(trees), tree_df: render_search.tree_table(trees),
-            tree_md: render_search.tree_note(trees)}
+    beam = state["beam_width"] if state else DEFAULT_BEAM_WIDTH
+    return on_page(views.tree_view(wd, views.chosen(results_of(state), index), beam))
 
 
 def show_unpacked(state: dict | None) -> dict:
-    results = results_of(state)
-    if not results:
-        return {unpacked_df: None, unpacked_md: page_text.PRESS_DOUBLE}
-    view = unpacked_view(wd, [r["input"] for r in results], state["beam_width"])
-    return {unpacked_df: render_lessons.unpacked_table(view, results),
-            unpacked_md: render_lessons.unpacked_note(view, results)}
+    beam = state["beam_width"] if state else DEFAULT_BEAM_WIDTH
+    return on_page(views.unpacked_views(wd, results_of(state), beam))
 
 
 # --- the page ---
 
-# Phones: the page is as wide as the screen; wide figures shrink to it, wide tables and notes scroll in their own box.
-CSS = """
-.gradio-container { width: 100% !important; max-width: 1400px !important; margin: auto; }
-.gradio-container img { max-width: 100%; height: auto; }
-.note { overflow-x: auto; }
-.note table { width: auto; }
-@media (max-width: 720px) { .virtual-table-viewport table { min-width: 640px; } }
-#double-button { min-height: 3rem; }
-"""
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
 
 
@@ -222,7 +143,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     tree_df = _table("Every beam at every step: word, log p so far, ← the beam it extends", "tree-table", max_height=360)
 
     gr.Markdown(page_text.PADDED_BATCH)
-    batch_plot = _plot("batch-plot")
+    batch_html = gr.HTML(elem_id="batch-matrix")
     loss_df = _table("Loss of the exact doubling, per sentence", "losses",
                      column_widths=["6%", "46%", "8%", "10%", "15%", "15%"])
     loss_md = _md()
@@ -247,17 +168,20 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
         gr.Markdown(page_text.API_NOTE)
         api_json = gr.JSON(label="Response of /double")
     with gr.Accordion("Model", open=False):
-        gr.Markdown(model_note())
+        gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS,
+                                      MODEL_WARNING))
 
+    SHOWN = dict(results_table=results_df, wrong_note=wrong_md, run_note=run_md, compare_note=compare_md,
+                 batch_matrix=batch_html, loss_table=loss_df, loss_note=loss_md, unpacked_table=unpacked_df,
+                 unpacked_note=unpacked_md, mask_note=mask_md, cost_note=cost_md, cost_plot=cost_plot,
+                 reliability_plot=reliability_plot, reliability_note=reliability_md, highlighted=highlighted,
+                 steps_table=steps_df, steps_plot=steps_plot, tree_plot=tree_plot, tree_table=tree_df, tree_note=tree_md)
     # preprocess=False: the library, not the sliders, checks top_k and beam_width, so API clients get its message.
     button.click(double, inputs=[text, top_k, beam_width], outputs=[api_json, state], api_name="double",
                  preprocess=False, concurrency_limit=32, concurrency_id="double").success(
-        show_run, inputs=[state, compare_on], api_visibility="private", concurrency_limit=4,
-        outputs=[results_df, api_json, wrong_md, sentence, highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, run_md,
-                 compare_md, batch_plot, loss_df, loss_md, unpacked_df, unpacked_md, mask_md, cost_md, cost_plot,
-                 reliability_plot, reliability_md])
-    sentence.input(show_sentence, inputs=[state, sentence], api_visibility="private",
-                   outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md])
+        show_run, inputs=[state, compare_on], outputs=[*SHOWN.values(), api_json, sentence], api_visibility="private",
+        concurrency_limit=4)
+    sentence.input(show_sentence, inputs=[state, sentence], outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md], api_visibility="private")
     tree_button.click(show_tree, inputs=[state, sentence], outputs=[tree_plot, tree_df, tree_md],
                       api_visibility="private", concurrency_limit=2, concurrency_id="extra")
     unpack_button.click(show_unpacked, inputs=[state], outputs=[unpacked_df, unpacked_md],
@@ -271,7 +195,7 @@ def launch_kwargs() -> dict:
     """What every launch of this app passes (python app.py, the tests' server): memory and request bounds.
 
     A fresh dict each time: Gradio writes its lifespan into app_kwargs."""
-    return dict(theme=THEME, css=CSS, state_session_capacity=SESSION_CAPACITY, max_file_size=MAX_FILE_SIZE,
+    return dict(theme=THEME, css=page_style.CSS, state_session_capacity=SESSION_CAPACITY, max_file_size=MAX_FILE_SIZE,
                 app_kwargs={"middleware": [Middleware(RequestGuard)]})
 
 

@@ -3,79 +3,56 @@
 from __future__ import annotations
 
 import math
+from html import escape
 
 import pandas as pd
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .batch_cost import Batching, row_steps
 from .batch_view import BatchView
 from .compare import Comparison
 from .render import figure, fmt_prob
+from .tokenizer import PAD_ID
 
-FIGURE_ROWS = 12  # the padded-batch figure draws at most this many rows; the tables hold them all
 COST_ROWS = 64  # the batching figure draws at most this many rows
 
 
-def _grid(ax, words: list[list[str]], counts: list[list[bool]], title: str, cell_w: float, cell_h: float) -> None:
-    """A matrix of words like the blog's figure: real cells blue, <pad> cells grey.
-
-    cell_w, cell_h: a cell's size in inches, to fit its text: across when wide, upright when narrow, none when tiny.
-    """
-    rows, cols = len(words), len(words[0]) if words else 0
-    ax.imshow([[1.0 if c else 0.0 for c in row] for row in counts], cmap=ListedColormap(["#e5e7eb", "#bfdbfe"]),
-              vmin=0, vmax=1, aspect="auto", interpolation="nearest")
-    size = 8 if cell_w >= 0.6 else 7 if cell_w >= 0.3 else 6
-    char_in = size * 0.62 / 72  # about one character's width, in inches
-    across = cell_w >= 4 * char_in
-    fits = int((cell_w if across else cell_h) / char_in)
-    if across or cell_w >= 1.4 * size / 72:
-        for r in range(rows):
-            for c in range(cols):
-                pad = not counts[r][c]
-                if pad and not across:
-                    continue  # upright "<pad>" would be clipped; grey already says it
-                ax.text(c, r, words[r][c][:fits], ha="center", va="center", fontsize=size - 1 if pad else size,
-                        rotation=0 if across else 90, parse_math=False,
-                        color="#6b7280" if pad else "#111827", style="italic" if pad else "normal")
-    every = math.ceil(cols / 25)
-    ax.set_xticks(range(0, cols, every), [str(c) for c in range(0, cols, every)], fontsize=7)
-    ax.set_xticks([c - 0.5 for c in range(1, cols)], minor=True)
-    ax.set_yticks([r - 0.5 for r in range(1, rows)], minor=True)
-    ax.grid(which="minor", color="white", linewidth=1.5 if cell_w > 0.15 else 0.8)
-    ax.tick_params(which="minor", length=0)
-    ax.set_title(title, fontsize=9, loc="left")
+# The padded batch is an HTML matrix, not a figure: a browser lays out a few thousand cells in no time where
+# matplotlib took most of a second, every script and emoji renders (the plot font has no CJK), and on a phone
+# each matrix scrolls in its own box (s2s/page_style.py styles it).
+MATRIX_ROWS = 24  # the matrices show at most this many rows; the loss table holds them all
 
 
-def padded_batch_figure(view: BatchView) -> Figure:
+def text(value: str) -> str:
+    """User text made inert in gr.HTML: HTML-escaped, and `{`, `$` as entities so that no template reads them."""
+    return escape(value).replace("{", "&#123;").replace("}", "&#125;").replace("$", "&#36;")
+
+
+def _matrix(caption: str, words: list[list[str]], counts: list[list[bool]], left: list[str], right: list[str]) -> str:
+    """One matrix like the blog's figure: real cells blue, <pad> cells grey; every word escaped (it is user text)."""
+    rows = []
+    for r, (row, real) in enumerate(zip(words, counts)):
+        cells = "".join(f'<td class="{"w" if c else "pad"}">{text(w)}</td>' for w, c in zip(row, real))
+        head = f"<th>{text(left[r])}</th>" if left else ""
+        tail = f"<th>{text(right[r])}</th>" if right else ""
+        rows.append(f"<tr>{head}{cells}{tail}</tr>")
+    return f'<div class="matrix"><table><caption>{text(caption)}</caption>{"".join(rows)}</table></div>'
+
+
+def padded_batch_html(view: BatchView) -> str:
     """The source batch [B, T] with its <pad> cells, and the targets with the loss mask and each row's loss.
 
-    Narrow batches sit side by side, as in the blog; wide ones stack, so that the words stay readable.
+    Narrow batches sit side by side, as in the blog; wide ones wrap below each other (the flex box decides).
     """
-    shown = min(view.shape[0], FIGURE_ROWS)
+    shown = min(view.shape[0], MATRIX_ROWS)
     (b, t), s = view.shape, view.target_shape[1]
-    width, labels = 11.0, 2.4  # inches: the figure, and the row labels on both sides
-    side_by_side = t <= 8
-    row_h = 0.55 if shown <= 6 else 0.4
-    if side_by_side:
-        fig = figure(width, 1.2 + row_h * shown)
-        src_ax, tgt_ax = fig.subplots(1, 2, width_ratios=[max(t, 2), max(s, 4) * 0.8])
-        src_w = (width - labels) * max(t, 2) / (max(t, 2) + max(s, 4) * 0.8)
-        tgt_w = width - labels - src_w
-    else:
-        fig = figure(width, 1.8 + 2 * row_h * shown)
-        src_ax, tgt_ax = fig.subplots(2, 1)
-        src_w = tgt_w = width - labels
-    src_counts = [[i != 0 for i in row] for row in view.src_ids[:shown]]
-    _grid(src_ax, view.src_words[:shown], src_counts, f"Source batch [B={b}, T={t}]: grey = <pad>", src_w / max(t, 1), row_h)
-    src_ax.set_yticks(range(shown), [f"row {r + 1} · len {view.lengths[r]}" for r in range(shown)], fontsize=8)
-    _grid(tgt_ax, view.target_words[:shown], view.loss_mask[:shown],
-          f"Targets [B={b}, S={s}] and loss mask: grey cells do not count", tgt_w / max(s, 1), row_h)
-    tgt_ax.set_yticks(range(shown), [f"loss {view.row_loss[r]:.3f}" for r in range(shown)], fontsize=8)
-    tgt_ax.yaxis.tick_right()
-    if shown < b:
-        fig.suptitle(f"first {shown} of {b} rows", fontsize=8, x=0.99, ha="right")
-    return fig
+    source = _matrix(f"Source batch [B={b}, T={t}]: grey = <pad>", view.src_words[:shown],
+                     [[i != PAD_ID for i in row] for row in view.src_ids[:shown]],
+                     [f"row {r + 1} · len {view.lengths[r]}" for r in range(shown)], [])
+    targets = _matrix(f"Targets [B={b}, S={s}] and loss mask: grey cells do not count", view.target_words[:shown],
+                      view.loss_mask[:shown], [], [f"loss {view.row_loss[r]:.3f}" for r in range(shown)])
+    more = f'<p class="more">the first {shown} of {b} rows; the loss table below holds every sentence</p>' if shown < b else ""
+    return f'<div class="batch">{source}{targets}</div>{more}'
 
 
 def loss_table(view: BatchView) -> pd.DataFrame:

@@ -4,6 +4,9 @@ import gradio as gr
 import pytest
 from matplotlib.figure import Figure
 
+from s2s import views
+from s2s.batch_view import batch_view
+
 TEXT = "I love CUDA\n  TF is Aww  \n\nMy name is Sunil"
 SENTENCES = ["I love CUDA", "TF is Aww", "My name is Sunil"]
 
@@ -60,11 +63,13 @@ def test_per_step_table_plot_and_confidence(run, app_module):
 
 def test_batch_notes_figure_and_losses(run, app_module):
     _, _, out = run
-    run_md, compare_md, batch_figure = out[app_module.run_md], out[app_module.compare_md], out[app_module.batch_plot]
+    run_md, compare_md, batch_matrix = out[app_module.run_md], out[app_module.compare_md], out[app_module.batch_html]
     losses, loss_md = out[app_module.loss_df], out[app_module.loss_md]
     assert "| sentences | 3 |" in run_md and "padded batch [B, T]" in run_md and str(app_module.wd.device) in run_md
     assert "speed-up" in compare_md and "ms" in compare_md
-    assert isinstance(batch_figure, Figure)
+    view = batch_view(app_module.wd, SENTENCES)
+    assert batch_matrix.count('<td class="pad">') == view.pad_cells + view.masked_cells  # every <pad> cell, grey
+    assert batch_matrix.count('<td class="w">') == sum(view.lengths) + sum(map(sum, view.loss_mask))
     assert losses["sentence"].tolist() == SENTENCES
     assert all(float(x) >= 0 for x in losses["loss (mean NLL)"])
     assert "Masked mean" in loss_md and "unmasked mean" in loss_md
@@ -74,9 +79,9 @@ def test_the_one_at_a_time_comparison_is_capped_and_says_so(app_module):
     from s2s.limits import MAX_COMPARE_SENTENCES
 
     results = [{"input": f"I love U{i}"} for i in range(MAX_COMPARE_SENTENCES + 8)]
-    note = app_module.compare_note(results, 1, 1, True)
+    note = views.compare_view(app_module.wd, results, 1, 1, True)
     assert f"first {MAX_COMPARE_SENTENCES} of your {MAX_COMPARE_SENTENCES + 8} sentences" in note and "speed-up" in note
-    assert "first" not in app_module.compare_note(results[:3], 1, 1, True)
+    assert "first" not in views.compare_view(app_module.wd, results[:3], 1, 1, True)
 
 
 def test_user_text_reaches_the_tables_verbatim(app_module):
@@ -114,8 +119,11 @@ def test_bad_input_raises_gr_error(app_module, text, top_k, beam_width, message)
 
 
 def test_model_note_names_source_parameters_and_vocabulary(app_module):
-    note = app_module.model_note()
-    info = app_module.wd.describe()
+    from s2s.render import model_note
+
+    wd = app_module.wd
+    info = wd.describe()
+    note = model_note(info, wd.tokenizer.num_slots, app_module.LIMITS, app_module.MODEL_WARNING)
     assert f"{info['parameters']:,} parameters" in note and f"{info['vocabulary_words']:,} words" in note
 
 
@@ -213,7 +221,7 @@ def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_m
 
 
 def test_the_page_keeps_a_preview_of_the_api_answer_not_a_second_copy(app_module):
-    results = [{"input": f"I love U{i}"} for i in range(app_module.API_PREVIEW + 5)]
-    preview = app_module.api_preview(results)
-    assert preview.value == results[: app_module.API_PREVIEW] and f"of {len(results)} results" in preview.label
-    assert app_module.api_preview(results[:2]).value == results[:2]
+    results = [{"input": f"I love U{i}"} for i in range(views.API_PREVIEW + 5)]
+    shown, label = views.api_preview(results)
+    assert shown == results[: views.API_PREVIEW] and f"of {len(results)} results" in label
+    assert views.api_preview(results[:2])[0] == results[:2]

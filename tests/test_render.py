@@ -11,6 +11,7 @@ from matplotlib.patches import Rectangle
 
 from s2s import render, render_batch, render_lessons, render_search
 from s2s.batch_cost import as_sent, length_buckets
+from s2s.batch_view import BatchView
 from s2s.beam_tree import BeamNode, BeamTree
 from s2s.reliability import Assessment, grid
 from s2s.unpacked import UnpackedView
@@ -102,6 +103,38 @@ def test_batching_note_and_figure():
     assert "| 78 | 78 |" in note  # this decoder drops finished rows: the same work either way
     fig = render_batch.batching_figure(sent, sorted_)
     assert isinstance(fig, Figure) and len(fig.axes) == 2
+
+
+def small_batch(rows: int, words: list[str]) -> BatchView:
+    """`rows` rows of `words`, each row one word shorter than the one before (at least one), padded to the first."""
+    t = len(words)
+    lengths = [max(1, t - r) for r in range(rows)]
+    src_words = [words[:n] + ["<pad>"] * (t - n) for n in lengths]
+    target_words = [[w for w in words[:n] for _ in (0, 1)] + ["<eos>"] + ["<pad>"] * (2 * (t - n)) for n in lengths]
+    return BatchView(
+        sentences=[" ".join(words[:n]) for n in lengths], row_sentence=list(range(rows)), row_chunk=[0] * rows,
+        lengths=lengths, src_ids=[[7] * n + [0] * (t - n) for n in lengths], src_tokens=src_words, src_words=src_words,
+        target_ids=[[7] * (2 * n + 1) + [0] * (2 * (t - n)) for n in lengths], target_words=target_words,
+        loss_mask=[[True] * (2 * n + 1) + [False] * (2 * (t - n)) for n in lengths], token_nll=[], row_loss=[0.5] * rows,
+        sentence_loss=[0.5] * rows, sentence_targets=[2 * n + 1 for n in lengths], masked_loss=0.5, unmasked_loss=0.4)
+
+
+def test_the_padded_batch_is_an_html_matrix_with_every_pad_cell_grey():
+    view = small_batch(3, ["I", "love", "CUDA"])
+    html = render_batch.padded_batch_html(view)
+    assert html.count('<td class="pad">') == view.pad_cells + view.masked_cells == (0 + 1 + 2) + (0 + 2 + 4)
+    assert html.count('<td class="w">') == (3 + 2 + 1) + (7 + 5 + 3)
+    assert "Source batch [B=3, T=3]" in html and "row 3 · len 1" in html and "loss 0.500" in html
+    assert "first" not in html  # every row shown
+
+
+def test_the_padded_batch_shows_user_words_as_text_and_caps_its_rows():
+    hostile = ["<img src=x onerror=alert(1)>", "{{value}}", "${alert(1)}"]
+    html = render_batch.padded_batch_html(small_batch(render_batch.MATRIX_ROWS + 5, hostile))
+    assert "<img" not in html and "{{" not in html and "${" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "&#123;&#123;value&#125;&#125;" in html
+    assert html.count("<tr>") == 2 * render_batch.MATRIX_ROWS
+    assert f"the first {render_batch.MATRIX_ROWS} of {render_batch.MATRIX_ROWS + 5} rows" in html
 
 
 def test_reliability_chart_outlines_the_visitors_cells():
