@@ -18,7 +18,6 @@ from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_C
                         MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
                         SESSION_CAPACITY, split_lines)
 from s2s.reliability import grid, load_evaluation
-from s2s.render import CONFIDENCE, RELIABILITY_ANCHOR, RESULT_HEADERS
 
 # --- the model, loaded once ---
 
@@ -50,11 +49,6 @@ def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple
     return dicts, {"results": json.dumps(dicts), "top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
 
 
-def results_of(state: dict | None) -> list[dict]:
-    """The page state's results (the list /double returned), or [] before the first run."""
-    return json.loads(state["results"]) if state and state.get("results") else []
-
-
 # --- the page's handlers: s2s.views computes and draws each view by name, SHOWN maps the names to components ---
 
 
@@ -63,7 +57,7 @@ def on_page(values: dict) -> dict:
 
 
 def show_run(state: dict, compare_on: bool) -> dict:
-    results = results_of(state)
+    results = views.results_of(state)
     values = views.run_view(wd, results, state["top_k"], state["beam_width"], state["batch"], EVALUATION, compare_on)
     chart = values.pop("reliability_plot")  # None when the model came without an evaluation: hide the box
     return {**on_page(values), reliability_plot: gr.Plot(chart, visible=chart is not None),
@@ -72,17 +66,17 @@ def show_run(state: dict, compare_on: bool) -> dict:
 
 
 def show_sentence(state: dict | None, index: int | None) -> dict:
-    return on_page(views.sentence_view(wd, views.chosen(results_of(state), index)))
+    return on_page(views.sentence_view(wd, views.chosen(views.results_of(state), index)))
 
 
 def show_tree(state: dict | None, index: int | None) -> dict:
     beam = state["beam_width"] if state else DEFAULT_BEAM_WIDTH
-    return on_page(views.tree_view(wd, views.chosen(results_of(state), index), beam))
+    return on_page(views.tree_view(wd, views.chosen(views.results_of(state), index), beam))
 
 
 def show_unpacked(state: dict | None) -> dict:
     beam = state["beam_width"] if state else DEFAULT_BEAM_WIDTH
-    return on_page(views.unpacked_views(wd, results_of(state), beam))
+    return on_page(views.unpacked_views(wd, views.results_of(state), beam))
 
 
 # --- the page ---
@@ -123,7 +117,8 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     gr.Examples(examples=[[s] for s in BLOG_SENTENCES] + [["\n".join(BLOG_SENTENCES)]], inputs=[text],
                 label="Examples from the blog (the last one loads all five)")
 
-    results_df = _table("Results", "results", headers=RESULT_HEADERS, column_widths=["5%", "31%", "36%", "10%", "9%", "9%"])
+    results_df = _table("Results", "results", headers=render.RESULT_HEADERS,
+                        column_widths=["5%", "31%", "36%", "10%", "9%", "9%"])
     wrong_md = _md(elem_id="wrong-note")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=280):
@@ -133,7 +128,8 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
     gr.Markdown(page_text.STEPS)
     sentence = gr.Dropdown(label="Sentence", choices=[], interactive=True)
-    highlighted = gr.HighlightedText(label="Output, coloured by the decoder's confidence", color_map=CONFIDENCE, show_legend=True)
+    highlighted = gr.HighlightedText(label="Output, coloured by the decoder's confidence", color_map=render.CONFIDENCE,
+                                     show_legend=True)
     steps_df = _table("Per-step probabilities (▶ = the word emitted)", "steps", max_height=420)
     steps_plot = _plot("steps-plot")
     gr.Markdown(page_text.TREE)
@@ -159,7 +155,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     cost_md = _md(elem_id="cost-note")
     cost_plot = _plot("cost-plot")
 
-    gr.Markdown(page_text.RELIABILITY, elem_id=RELIABILITY_ANCHOR)
+    gr.Markdown(page_text.RELIABILITY, elem_id=render.RELIABILITY_ANCHOR)
     reliability_md = _md(render_lessons.NO_EVALUATION if EVALUATION is None else "", "reliability-note")
     reliability_plot = _plot("reliability-plot", render_lessons.reliability_figure(grid(EVALUATION)) if EVALUATION else None,
                              visible=EVALUATION is not None)

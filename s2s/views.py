@@ -6,6 +6,8 @@ onto its components. Plain values only (tables, figures, Markdown, HTML), no Gra
 
 from __future__ import annotations
 
+import json
+
 from . import page_text, render, render_batch, render_lessons, render_search
 from .batch_cost import as_sent, length_buckets, row_steps
 from .batch_view import batch_view
@@ -28,6 +30,11 @@ def api_preview(results: list[dict]) -> tuple[list[dict], str]:
         return results, "Response of /double"
     return results[:API_PREVIEW], (f"Response of /double: the first {API_PREVIEW} of {len(results)} results shown "
                                    "(client.predict returns them all)")
+
+
+def results_of(state: dict | None) -> list[dict]:
+    """The results a page's state holds (the list /double returned, kept as one JSON string), or [] before a run."""
+    return json.loads(state["results"]) if state and state.get("results") else []
 
 
 def chosen(results: list[dict], index) -> dict | None:

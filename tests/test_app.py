@@ -4,7 +4,7 @@ import gradio as gr
 import pytest
 from matplotlib.figure import Figure
 
-from s2s import views
+from s2s import render, views
 from s2s.batch_view import batch_view
 
 TEXT = "I love CUDA\n  TF is Aww  \n\nMy name is Sunil"
@@ -20,7 +20,7 @@ def run(app_module):
 def test_double_returns_one_result_per_line(run, app_module):
     dicts, state, _ = run
     assert [d["input"] for d in dicts] == SENTENCES  # blank lines dropped, spaces trimmed
-    assert app_module.results_of(state) == dicts and state["top_k"] == 3
+    assert views.results_of(state) == dicts and state["top_k"] == 3
     assert isinstance(state["results"], str)  # a session keeps one compact string, not every result object
     assert all(len(s["top_k"]) == 3 for d in dicts for s in d["steps"])
     assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 3)]  # exactly the library's answer
@@ -51,7 +51,7 @@ def test_per_step_table_plot_and_confidence(run, app_module):
     if (steps["ok"] == "✓").all():  # every step emitted the doubling's word -> the output is exact
         assert first["is_exact"]
     assert [word for word, _ in highlighted] == [s["token"] for s in first["steps"] if s["token"] != "<eos>"]
-    assert {label for _, label in highlighted} <= set(app_module.CONFIDENCE)
+    assert {label for _, label in highlighted} <= set(render.CONFIDENCE)
     assert isinstance(plot, Figure) and len(plot.axes) >= 2
 
     # Another sentence from the dropdown.

@@ -202,6 +202,29 @@ def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokeni
         assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_greedy_decoding_is_the_beam_search_at_width_one(model_and_tokenizer):
+    # generate(beam_width=1) takes the greedy loop; keep_history=True keeps it on the beam search's loop.
+    model, tok = model_and_tokenizer
+    src, lengths = _src(tok, SENTENCES + ["a", "dog is my name", "I"])
+    greedy = model.generate(src, lengths, top_k=4)
+    beam = model.generate(src, lengths, top_k=4, keep_history=True)
+    assert greedy.history is None and beam.history is not None
+    for name in ("tokens", "top_ids", "num_steps"):
+        assert torch.equal(getattr(greedy, name), getattr(beam, name)), name
+    for name in ("probs", "top_probs", "log_prob"):
+        assert torch.allclose(getattr(greedy, name), getattr(beam, name), atol=1e-6), name
+
+
+def test_the_in_place_log_normalizer_is_logsumexp():
+    from s2s.model import log_normalizer_
+
+    torch.manual_seed(0)
+    logits = torch.randn(7, 300) * 30
+    logits[:, 290:] = float("-inf")  # the output layer's padding
+    expected = logits.logsumexp(dim=-1, keepdim=True)
+    assert torch.allclose(log_normalizer_(logits.clone(), logits.amax(dim=-1, keepdim=True)), expected, atol=1e-5)
+
+
 def test_chunked_topk_equals_topk_on_a_padded_vocabulary():
     from s2s.model import TOPK_CHUNK, chunked_topk
 
