@@ -5,8 +5,9 @@
 
 Each user is its own gradio_client, sends sentences tagged with its name, and checks every answer against
 what it sent (the right number of results, each result's input its own line). Meanwhile a prober times
-`/gradio_api/info`, which stalls when something blocks the server's event loop. The report: latency
-percentiles, errors by message, busy refusals, mixed answers, the prober's latency and the server's RSS
+`/gradio_api/info`, which stalls when something blocks the server's event loop, and a third sends a bad
+request (no sentences) over raw HTTP and times its refusal. The report: latency percentiles, errors by
+message, busy refusals, mixed answers, the probers' latencies and the server's RSS
 before and after (for a local server, or one given by --pid).
 """
 
@@ -112,13 +113,34 @@ def probe(url: str, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.2)
 
 
+def probe_refusal(url: str, stop: threading.Event, out: list[float]) -> None:
+    """A bad request (no sentences) over raw HTTP, as the guard refuses it: POST, then read the event's stream to
+    its error. The seconds to the refusal, while the users keep the server busy."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            post = urllib.request.Request(url + "gradio_api/call/double", data=json.dumps({"data": ["", 5]}).encode(),
+                                          headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(post, timeout=30) as answer:
+                event = json.loads(answer.read())["event_id"]
+            with urllib.request.urlopen(f"{url}gradio_api/call/double/{event}", timeout=30) as stream:
+                refused = b"event: error" in stream.read()
+            out.append(time.perf_counter() - started if refused else float("inf"))
+        except (OSError, ValueError, KeyError):
+            out.append(float("inf"))
+        stop.wait(0.2)
+
+
 def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: int, pid: int | None) -> dict:
     rss_before = rss_mb(pid) if pid else None
     outs = [{"latency": [], "errors": [], "busy": [], "mixed": 0, "exact": 0, "answered": 0} for _ in range(users)]
     info: list[float] = []
+    refused: list[float] = []
     stop = threading.Event()
-    prober = threading.Thread(target=probe, args=(url, stop, info), daemon=True)
-    prober.start()
+    probers = [threading.Thread(target=probe, args=(url, stop, info), daemon=True),
+               threading.Thread(target=probe_refusal, args=(url, stop, refused), daemon=True)]
+    for prober in probers:
+        prober.start()
     started = time.perf_counter()
     threads = [threading.Thread(target=user, args=(url, f"u{n}", requests, sentences, words, top_k, out))
                for n, out in enumerate(outs)]
@@ -128,7 +150,8 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
         t.join()
     seconds = time.perf_counter() - started
     stop.set()
-    prober.join()
+    for prober in probers:
+        prober.join()
     latency = [x for out in outs for x in out["latency"]]
     errors = Counter(e for out in outs for e in out["errors"])
     return {
@@ -142,6 +165,8 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
         "mixed_answers": sum(out["mixed"] for out in outs),
         "exact_share": sum(o["exact"] for o in outs) / max(1, sum(o["answered"] for o in outs)),
         "info_p50_s": percentile(info, 0.5), "info_p95_s": percentile(info, 0.95), "info_probes": len(info),
+        "refusal_p50_s": percentile(refused, 0.5), "refusal_p95_s": percentile(refused, 0.95),
+        "refusal_probes": len(refused),
         "rss_mb_before": rss_before, "rss_mb_after": rss_mb(pid) if pid else None,
     }
 
