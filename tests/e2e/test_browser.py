@@ -93,6 +93,9 @@ def run_lessons(page, text: str = LESSON_TEXT) -> None:
     """Double the text, then press both extra views' buttons and wait for everything to be drawn."""
     page.get_by_label("Sentences").fill(text)
     page.get_by_role("button", name="Double").click()
+    # This run's results, not a table an earlier run left: until they are in, a new run may still clear the views.
+    for line in text.splitlines():
+        page.locator("#results").get_by_text(line, exact=True).filter(visible=True).first.wait_for(timeout=60_000)
     page.locator("#cost-note").get_by_text("sorted into length buckets", exact=False).first.wait_for(timeout=60_000)
     page.locator("#cost-plot img").wait_for(timeout=60_000)
     page.get_by_role("button", name="Draw the beam tree").click()
@@ -129,9 +132,10 @@ def test_each_lesson_in_the_browser(page, app_module, evaluation):
         note.get_by_text(f"{i}.", exact=False).first.wait_for(timeout=10_000)
     if wrong:
         note.locator("a[href='#reliability']").click()
-        page.wait_for_timeout(500)
-        top = page.evaluate("document.getElementById('reliability').getBoundingClientRect().top")
-        assert 0 <= top < page.viewport_size["height"], "the link did not bring the chart into view"
+        # Figures still arriving move the page while it scrolls: wait (up to 5 s) for the chart to settle in view.
+        in_view = "(() => { const top = document.getElementById('reliability').getBoundingClientRect().top;" \
+                  " return top >= 0 && top < window.innerHeight; })()"
+        page.wait_for_function(in_view, timeout=5_000)
 
 
 def test_a_phone_never_scrolls_sideways(browser, server_url, evaluation):
