@@ -262,9 +262,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         `gru_cell` per step is several times cheaper than a one-step `nn.GRU` call on a CPU."""
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
-        rnn = self.decoder.rnn
-        weights = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+        rnn, hidden_size = self.decoder.rnn, self.config.hidden_size
+        w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
         out_weight, out_bias = self._output_layer_in_chunks()
+        # The output bias rides in the matmul: the projection gains a constant-1 feature and the output layer
+        # a bias column, so the (n, V') logits are written once instead of a bias copy and then the product.
+        proj = self.decoder.proj
+        proj_weight = F.pad(proj.weight, (0, 0, 0, 1))  # (E+1, H), last row 0
+        proj_bias = F.pad(proj.bias, (0, 1), value=1.0)  # (E+1,), last 1
+        out_weight = torch.cat([out_weight, out_bias[:, None]], dim=1)  # (V', E+1)
         hidden = self.encode(src, lengths)[0]  # (B, H)
         steps = int(2 * lengths.max()) + 1 if batch_size else 0
         tokens = torch.full((batch_size, steps), self.config.pad_id, dtype=torch.long, device=device)
@@ -278,8 +284,13 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         used = 0  # steps the longest-running row took
         for t in range(steps):
             used = t + 1
-            hidden = torch.gru_cell(self.embedding(token), hidden, *weights)  # (n, H)
-            logits = F.linear(self.decoder.proj(hidden), out_weight, out_bias)  # (n, V')
+            # One GRU step (PyTorch's gate order r, z, n), in five elementwise operations.
+            gi = F.linear(self.embedding(token), w_ih, b_ih)  # (n, 3H)
+            gh = F.linear(hidden, w_hh, b_hh)
+            r, z = (gi[:, :2 * hidden_size] + gh[:, :2 * hidden_size]).sigmoid_().chunk(2, dim=1)
+            n = torch.addcmul(gi[:, 2 * hidden_size:], r, gh[:, 2 * hidden_size:]).tanh_()
+            hidden = torch.lerp(n, hidden, z)  # (1 - z) * n + z * h
+            logits = F.linear(F.linear(hidden, proj_weight, proj_bias), out_weight)  # (n, V')
             best_logits, best_ids = chunked_topk(logits, k)
             best_log_probs = best_logits - log_normalizer_(logits, best_logits[:, :1])  # (n, k)
             token = best_ids[:, 0]
