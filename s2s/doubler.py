@@ -208,9 +208,9 @@ class WordDoubler:
             # table entry (a 64 x 26-word batch has some 20,000) instead of a method call.
             names = list(self.tokenizer.itos)
             names[FIRST_SLOT_ID:FIRST_SLOT_ID + len(row_slots)] = row_slots
-            n = num_steps[row]
+            n, name = num_steps[row], names.__getitem__
             steps = [
-                Step(token=names[token], prob=prob, top_k=[(names[i], p) for i, p in zip(ids, ps)])
+                Step(name(token), prob, list(zip(map(name, ids), ps)))
                 for token, prob, ids, ps in zip(tokens[row][:n], probs[row][:n], top_ids[row][:n], top_probs[row][:n])
             ]
             rows.append((self.tokenizer.decode(tokens[row][:n], row_slots), steps))
