@@ -10,7 +10,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 import gradio as gr
 from starlette.middleware import Middleware
 
-from s2s import WordDoubler, page_style, page_text, render, render_lessons, views
+from s2s import WordDoubler, lazy_sessions, page_style, page_text, render, render_lessons, views
 from s2s.batcher import MicroBatcher
 from s2s.guard import RequestGuard, whole
 from s2s.hub import configured_model
@@ -18,8 +18,6 @@ from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_C
                         MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
                         SESSION_CAPACITY, split_lines)
 from s2s.reliability import grid, load_evaluation
-
-# --- the model, loaded once ---
 
 # Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else weights/.
 wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(*configured_model())
@@ -185,6 +183,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
 # Past the bound a request is told "busy" at once (s2s/guard.py says it before Gradio's own 503) instead of waiting minutes.
 demo.queue(max_size=MAX_QUEUED_REQUESTS)
+lazy_sessions.install()  # each API call is a new session: its ~60 component configs are built only if used
 
 
 def launch_kwargs() -> dict:
