@@ -207,7 +207,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
             top_logits, top_ids = chunked_topk(logits, max(per_beam, k))
-            top_log_probs = (top_logits - log_normalizer_(logits, top_logits[:, :1])).view(n, width, -1)  # (n, W, max(W, k))
+            top_log_probs = top_logits - log_normalizer_(logits, top_logits[:, :1])
+            top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
             top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
             candidates = score[..., None] + word_log_probs
@@ -257,9 +258,10 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
 
     def _greedy(self, src: torch.Tensor, lengths: torch.Tensor, k: int) -> Generation:
         """Beam search at width 1, with the search taken out: each step is a GRU cell, the output layer, a
-        top-k and a logsumexp, and the records go straight into the result (nothing to backtrack). The
-        same tokens as `generate` at width 1, and probabilities within float rounding: one fused
-        `gru_cell` per step is several times cheaper than a one-step `nn.GRU` call on a CPU."""
+        top-k and a log-normaliser, and the records go straight into the result (nothing to backtrack).
+        The same tokens as the search at width 1, and probabilities within float rounding (the cell computes
+        PyTorch's GRU in another order: in five elementwise operations instead of a one-step `nn.GRU` call,
+        which on a CPU costs several times more). Batched greedy, 64 x 26 words: 120 -> 80 ms (s2s.bench)."""
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
         rnn, hidden_size = self.decoder.rnn, self.config.hidden_size
@@ -295,7 +297,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             best_log_probs = best_logits - log_normalizer_(logits, best_logits[:, :1])  # (n, k)
             token = best_ids[:, 0]
             best_probs = best_log_probs.exp()
-            tokens[rows, t], probs[rows, t], top_ids[rows, t], top_probs[rows, t] = token, best_probs[:, 0], best_ids, best_probs
+            tokens[rows, t], top_ids[rows, t] = token, best_ids
+            probs[rows, t], top_probs[rows, t] = best_probs[:, 0], best_probs
             log_prob[rows] += best_log_probs[:, 0]
             done = (token == self.config.eos_id) | (limit <= used)
             if bool(done.any()):  # the stop test: the one host sync per step

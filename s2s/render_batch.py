@@ -54,7 +54,9 @@ def padded_batch_html(view: BatchView) -> str:
                      [f"row {r + 1} · len {view.lengths[r]}" for r in range(shown)], [])
     targets = _matrix(f"Targets [B={b}, S={s}] and loss mask: grey cells do not count", view.target_words[:shown],
                       view.loss_mask[:shown], [], [f"loss {view.row_loss[r]:.3f}" for r in range(shown)])
-    more = f'<p class="more">the first {shown} of {b} rows; the loss table below holds every sentence</p>' if shown < b else ""
+    more = ""
+    if shown < b:
+        more = f'<p class="more">the first {shown} of {b} rows; the loss table below holds every sentence</p>'
     return f'<div class="batch">{source}{targets}</div>{more}'
 
 
