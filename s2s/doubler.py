@@ -15,7 +15,7 @@ from .data import doubling_text
 from .limits import (DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_TOP_K, as_sentences,
                      check_beam_width, check_top_k)
 from .model import Generation, Seq2Seq
-from .tokenizer import FIRST_SLOT_ID, WordTokenizer
+from .tokenizer import WordTokenizer
 from .weights import load_checked
 
 log = logging.getLogger(__name__)
@@ -204,11 +204,7 @@ class WordDoubler:
         num_steps = generation.num_steps.cpu().tolist()
         rows = []
         for row, row_slots in enumerate(slots):
-            # Every id's word for this row, its slots holding the row's own unknown words: a list lookup per
-            # table entry (a 64 x 26-word batch has some 20,000) instead of a method call.
-            names = list(self.tokenizer.itos)
-            names[FIRST_SLOT_ID:FIRST_SLOT_ID + len(row_slots)] = row_slots
-            n, name = num_steps[row], names.__getitem__
+            n, name = num_steps[row], self.tokenizer.words_of(row_slots).__getitem__
             steps = [
                 Step(name(token), prob, list(zip(map(name, ids), ps)))
                 for token, prob, ids, ps in zip(tokens[row][:n], probs[row][:n], top_ids[row][:n], top_probs[row][:n])
