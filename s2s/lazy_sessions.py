@@ -46,7 +46,9 @@ class LazyConfigValues(dict):
         dict.__setitem__(self, key, value)
 
     def __delitem__(self, key) -> None:
-        if self._pending.pop(key, None) is None or dict.__contains__(self, key):
+        if key in self._pending:
+            del self._pending[key]
+        else:
             dict.__delitem__(self, key)
 
     def __contains__(self, key) -> bool:
