@@ -26,3 +26,10 @@ def per_sentence_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int)
 def unmasked_nll(log_probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean that counts <pad> targets too: what a tutorial without a mask would minimise."""
     return -log_probs.gather(-1, target.unsqueeze(-1)).mean()
+
+
+def worst_token_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Each row's largest NLL over its non-pad targets: (B,). One unlikely token is enough to get a
+    sentence wrong, so this, not the mean, says which sentences are nearest to a mistake."""
+    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+    return nll.masked_fill(target == pad_id, 0.0).max(1).values

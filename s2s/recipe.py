@@ -40,6 +40,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--run-share", type=float, default=0.25,
                    help='in the random family: share of sentences that repeat one word 2-5 times in a row ("no no no")')
     p.add_argument("--batch-size", type=int, default=256, help="sentences per step (per process)")
+    p.add_argument("--mine-factor", type=int, default=1,
+                   help="hard-example mining: draw this many candidates per hard row and keep those the model finds "
+                        "hardest (1 = off)")
+    p.add_argument("--mine-share", type=float, default=0.5, help="with --mine-factor > 1: share of each batch that is mined")
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")

@@ -25,9 +25,9 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, plot_curve, save_checkpoint
-from .data import Curriculum, build_vocabulary
+from .data import Curriculum, TrainingBatch, build_vocabulary
 from .families import FamilyMix, family_sources
-from .loss import masked_nll
+from .loss import masked_nll, worst_token_nll
 from .measure import best_chunk_length, native_exact_match, native_length, predicted_exact_match
 from .model import Seq2Seq, Seq2SeqConfig
 from .model_card import write_model_card
@@ -125,10 +125,46 @@ def pooled(by_family: dict[str, dict[int, float]]) -> dict[int, float]:
     return {n: sum(b[n] for b in by_family.values() if n in b) / sum(n in b for b in by_family.values()) for n in lengths}
 
 
-def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
-    """One teacher-forced step on a fresh batch: masked loss, backward, clip, update. Returns (loss, token accuracy)."""
-    model.train()
+def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
+    """The given rows of a batch, trimmed to their own longest sentence."""
+    longest = int(batch.lengths[rows].max())
+    return TrainingBatch(batch.src[rows, :longest], batch.lengths[rows],
+                         batch.tgt_in[rows, : 2 * longest + 1], batch.tgt_out[rows, : 2 * longest + 1])
+
+
+def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBatch:
+    """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
+    least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
+    learns almost nothing from a plain batch: nearly every row is already right."""
     batch = sampler.batch(lengths)
+    if args.mine_factor <= 1:
+        return batch
+    hard_rows = round(args.mine_share * args.batch_size)
+    plain = torch.arange(args.batch_size - hard_rows)
+    candidates = torch.arange(len(plain), len(lengths))
+    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard_rows, device)]
+    return rows_of(batch, torch.cat([plain, hardest]))
+
+
+def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor:
+    """Indices of the `keep` rows whose least likely target token (teacher-forced) is least likely."""
+    model.eval()
+    with torch.inference_mode():
+        log_probs = model(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))
+        return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
+
+
+def mined_rows(args) -> int:
+    """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
+    hard_rows = round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
+    return args.batch_size - hard_rows + hard_rows * args.mine_factor
+
+
+def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
+    """One teacher-forced step on a fresh (or mined) batch: masked loss, backward, clip, update.
+    Returns (loss, token accuracy)."""
+    batch = mined_batch(model, sampler, lengths, device, args)
+    model.train()
     log_probs = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))  # (B, S, V)
     target = batch.tgt_out.to(device)
     loss = masked_nll(log_probs, target, PAD_ID)
@@ -206,7 +242,7 @@ def main(argv=None) -> None:
     while state["step"] < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args)
-        loss, token_acc = train_step(trainer, model, optimizer, sampler, curriculum.lengths(rng, args.batch_size),
+        loss, token_acc = train_step(trainer, model, optimizer, sampler, curriculum.lengths(rng, mined_rows(args)),
                                      runtime.device, args)
         state["step"] += 1
         running_loss = loss if running_loss is None else 0.98 * running_loss + 0.02 * loss

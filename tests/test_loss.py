@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from s2s.loss import masked_nll, per_sentence_nll, unmasked_nll
+from s2s.loss import masked_nll, per_sentence_nll, unmasked_nll, worst_token_nll
 
 PAD = 0
 
@@ -56,3 +56,11 @@ def test_per_sentence_and_unmasked_means():
     assert torch.allclose(rows, torch.tensor([-(math.log(0.7) + math.log(0.6) + math.log(0.25)) / 3, -math.log(0.4)]))
     everything = -(math.log(0.7) + math.log(0.6) + math.log(0.25) + math.log(0.4) + math.log(0.9) + math.log(0.8)) / 6
     assert torch.allclose(unmasked_nll(log_probs, target), torch.tensor(everything))
+
+
+def test_worst_token_nll_is_each_rows_least_likely_real_target():
+    log_probs, target = padded_example()
+    assert torch.allclose(worst_token_nll(log_probs, target, PAD), torch.tensor([-math.log(0.25), -math.log(0.4)]))
+    # A pad position, however unlikely its pad, is no target: it cannot make a row look hard.
+    log_probs[1, 1:, PAD] = math.log(1e-6)
+    assert torch.allclose(worst_token_nll(log_probs, target, PAD), torch.tensor([-math.log(0.25), -math.log(0.4)]))

@@ -144,3 +144,38 @@ def test_init_from_starts_from_an_exported_model(tmp_path):
           "--run-dir", str(tmp_path / "run2"))
     trained = Seq2Seq.from_pretrained(tmp_path / "run2" / "export").state_dict()
     assert not all(torch.equal(start[k], trained[k]) for k in start)
+
+
+def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
+    from types import SimpleNamespace
+
+    from helpers import tiny_model, tiny_tokenizer
+    from s2s.data import collate
+    from s2s.loss import worst_token_nll
+    from s2s.tokenizer import PAD_ID
+    from s2s.train import hardest_rows, mined_batch, mined_rows
+
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=1)
+    sources = [[4 + (i * 7 + j) % 15 for j in range(1 + i % 6)] for i in range(24)]
+
+    class Fixed:  # the same 24 sentences every time, in order
+        def batch(self, lengths):
+            return collate(sources[: len(lengths)])
+
+    args = SimpleNamespace(batch_size=8, mine_factor=4, mine_share=0.5)
+    assert mined_rows(args) == 4 + 4 * 4
+    batch = mined_batch(model, Fixed(), [1] * mined_rows(args), "cpu", args)
+    pool = collate(sources[4:20])
+    with torch.no_grad():
+        scores = worst_token_nll(model(pool.src, pool.lengths, pool.tgt_in), pool.tgt_out, PAD_ID)
+    hardest = hardest_rows(model, pool, 4, "cpu")
+    assert sorted(scores[hardest].tolist()) == sorted(scores.tolist())[-4:]
+    expected = sources[:4] + [sources[4 + int(i)] for i in hardest]
+    assert [row[:n].tolist() for row, n in zip(batch.src, batch.lengths)] == expected
+    assert batch.src.size(1) == max(map(len, expected))  # trimmed to its own longest row
+
+
+def test_a_mined_run_trains(tmp_path):
+    train("--mine-factor", "3", "--steps", "3", "--eval-every", "3", "--run-dir", str(tmp_path / "run"))
+    assert (tmp_path / "run" / "export" / "model.safetensors").exists()
