@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 from tqdm import tqdm
@@ -32,11 +32,54 @@ class Step:
 
 
 @dataclass
+class RowRecords:
+    """What the decoder recorded for one row, as plain lists: turned into Steps only when they are read."""
+
+    tokenizer: WordTokenizer
+    slots: list[str]  # the row's unknown words, for naming slot ids
+    tokens: list[int]
+    probs: list[float]
+    top_ids: list[list[int]]
+    top_probs: list[list[float]]
+
+    def steps(self, chunk: int) -> list[Step]:
+        name = self.tokenizer.words_of(self.slots).__getitem__
+        return [Step(name(token), prob, list(zip(map(name, ids), ps)), chunk)
+                for token, prob, ids, ps in zip(self.tokens, self.probs, self.top_ids, self.top_probs)]
+
+
+class LazySteps:
+    """DoubleResult's `steps` field, built from its rows' records on first read. A program doubling 10,000
+    sentences mostly wants the outputs; building their ~270,000 Step objects up front took a sixth of the
+    call. A dataclass field whose default is a descriptor is read and written through it, so `steps=` in
+    the constructor and in `dataclasses.replace` work as for a plain field."""
+
+    def __get__(self, result, owner=None):
+        if result is None:
+            return None  # the field's default: no steps
+        built, pending = result.__dict__["_steps"], result.__dict__["_pending"]
+        while pending:
+            records, chunk = pending.pop(0)
+            built.extend(records.steps(chunk))
+        return built
+
+    def __set__(self, result, steps) -> None:
+        result.__dict__["_steps"] = list(steps or [])
+        result.__dict__["_pending"] = []
+
+
+@dataclass
 class DoubleResult:
     input: str
     output: str
-    steps: list[Step] = field(default_factory=list)
+    steps: list[Step] = LazySteps()
     chunks: int = 1
+
+    def add_chunk(self, words: str, records: RowRecords) -> None:
+        """Append one decoded row (the whole sentence, or its next chunk); its steps are built when read."""
+        self.output = f"{self.output} {words}".strip()
+        self.__dict__["_pending"].append((records, self.chunks))
+        self.chunks += 1
 
     @property
     def expected(self) -> str:
@@ -177,26 +220,21 @@ class WordDoubler:
         rows, owner, _ = rows_of(sentences, self.max_src_len)
         return self._assemble(sentences, owner, self._double_rows(rows, top_k, beam_width))
 
-    def _double_rows(self, rows: list[str], top_k: int, beam_width: int) -> list[tuple[str, list[Step]]]:
+    def _double_rows(self, rows: list[str], top_k: int, beam_width: int) -> list[tuple[str, RowRecords]]:
         """One padded batch through encoder and decoder: each row's doubled words and steps."""
         batch = self.tokenizer.encode_batch(rows)
         generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width)
         return self._decode_rows(generation, batch.slots)
 
     @staticmethod
-    def _assemble(sentences: list[str], owner: list[int], decoded: list[tuple[str, list[Step]]]) -> list[DoubleResult]:
+    def _assemble(sentences: list[str], owner: list[int], decoded: list[tuple[str, RowRecords]]) -> list[DoubleResult]:
         """Rows back into sentences: a long sentence's chunks are joined in order."""
         results = [DoubleResult(input=" ".join(s.split()), output="", chunks=0) for s in sentences]
-        for index, (words, steps) in zip(owner, decoded):
-            result = results[index]
-            for step in steps:
-                step.chunk = result.chunks
-            result.output = f"{result.output} {words}".strip()
-            result.steps.extend(steps)
-            result.chunks += 1
+        for index, (words, records) in zip(owner, decoded):
+            results[index].add_chunk(words, records)
         return results
 
-    def _decode_rows(self, generation: Generation, slots: list[list[str]]) -> list[tuple[str, list[Step]]]:
+    def _decode_rows(self, generation: Generation, slots: list[list[str]]) -> list[tuple[str, RowRecords]]:
         tokens = generation.tokens.cpu().tolist()
         probs = generation.probs.cpu().tolist()
         top_ids = generation.top_ids.cpu().tolist()
@@ -204,12 +242,10 @@ class WordDoubler:
         num_steps = generation.num_steps.cpu().tolist()
         rows = []
         for row, row_slots in enumerate(slots):
-            n, name = num_steps[row], self.tokenizer.words_of(row_slots).__getitem__
-            steps = [
-                Step(name(token), prob, list(zip(map(name, ids), ps)))
-                for token, prob, ids, ps in zip(tokens[row][:n], probs[row][:n], top_ids[row][:n], top_probs[row][:n])
-            ]
-            rows.append((self.tokenizer.decode(tokens[row][:n], row_slots), steps))
+            n = num_steps[row]
+            records = RowRecords(self.tokenizer, row_slots, tokens[row][:n], probs[row][:n], top_ids[row][:n],
+                                 top_probs[row][:n])
+            rows.append((self.tokenizer.decode(records.tokens, row_slots), records))
         return rows
 
     def describe(self) -> dict:

@@ -71,6 +71,23 @@ def test_long_sentences_run_as_chunks_of_the_same_batch_and_are_joined(doubler):
     assert [s.chunk for s in result.steps] == [i for i, r in enumerate(alone) for _ in r.steps]
 
 
+def test_steps_are_built_once_when_first_read_and_replace_still_works(doubler):
+    from dataclasses import replace
+
+    from s2s.doubler import DoubleResult, Step
+
+    result = doubler.double(["a b c d e f g h i j"], top_k=2)[0]
+    pending = list(result.__dict__["_pending"])
+    assert result.__dict__["_steps"] == [] and len(pending) == 3  # nothing built yet
+    first = result.steps
+    assert result.steps is first and len(first) == sum(len(records.tokens) for records, _ in pending)  # once
+    assert [s.chunk for s in first] == sorted(s.chunk for s in first) and {s.chunk for s in first} == {0, 1, 2}
+    shorter = replace(result, steps=first[:2])
+    assert shorter.steps == first[:2] and result.steps is first and shorter.output == result.output
+    made = DoubleResult("x", "x x", [Step("x", 1.0, [("x", 1.0)])])
+    assert made.steps[0].token == "x" and DoubleResult("x", "").steps == [] and DoubleResult("x", "").chunks == 1
+
+
 def test_a_string_is_one_sentence(doubler):
     assert doubler.double("I love CUDA")[0].input == "I love CUDA"
 
