@@ -21,7 +21,7 @@ class Seq2SeqConfig:
     vocab_size: int = 5029
     # Small embeddings, tied to the output layer: the projection over the vocabulary
     # dominates the cost per token, so it goes through `embed_size`, not `hidden_size`.
-    embed_size: int = 128
+    embed_size: int = 32
     # The whole sentence must fit in this one vector (no attention): it sets the length we can copy.
     hidden_size: int = 512
     num_layers: int = 1
@@ -30,7 +30,7 @@ class Seq2SeqConfig:
     freeze_embedding: bool = False
     dropout: float = 0.0
     # Longest sentence doubled in one row; longer ones are split into chunks by WordDoubler.
-    max_src_len: int = 26
+    max_src_len: int = 25
     # Feed the source reversed, so the first word to emit is the last one read (Sutskever et al. 2014).
     reverse_source: bool = True
     pad_id: int = PAD_ID

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from dataclasses import asdict
 import sys
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import torch
 
 from s2s import WordDoubler
+from s2s.model import Seq2SeqConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +117,7 @@ def test_the_committed_recipe_describes_the_shipped_model():
     defaults = parse_args([])
     assert (defaults.embed_size, defaults.hidden_size, defaults.num_layers) == (
         shipped["embed_size"], shipped["hidden_size"], shipped["num_layers"])
+    assert asdict(Seq2SeqConfig()) == shipped  # the library's defaults are the shipped model's
 
 
 def test_default_output_is_the_run_directory_never_weights(tmp_path):
