@@ -6,9 +6,10 @@
 Each user is its own gradio_client, sends sentences tagged with its name, and checks every answer against
 what it sent (the right number of results, each result's input its own line). Meanwhile a prober times
 `/gradio_api/info`, which stalls when something blocks the server's event loop, and a third sends a bad
-request (no sentences) over raw HTTP and times its refusal. The report: latency percentiles, errors by
-message, busy refusals, mixed answers, the probers' latencies and the server's RSS
-before and after (for a local server, or one given by --pid).
+request (no sentences) over raw HTTP and times its refusal. The probers run in a process of their own:
+in the users' process they would also time its 64 clients parsing answers under one GIL, not the server.
+The report: latency percentiles, errors by message, busy refusals and how fast they came, mixed answers,
+the probers' latencies and the server's RSS before and after (for a local server, or one given by --pid).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -92,7 +94,10 @@ def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: 
             results = client.predict("\n".join(lines), top_k, api_name="/double")
         except Exception as error:
             message = str(error) or type(error).__name__
-            out["busy" if "busy" in message.lower() else "errors"].append(f"{type(error).__name__}: {message}")
+            if "busy" in message.lower():
+                out["busy"].append(time.perf_counter() - started)
+            else:
+                out["errors"].append(f"{type(error).__name__}: {message}")
             continue
         out["latency"].append(time.perf_counter() - started)
         if len(results) != len(lines) or [res["input"] for res in results] != lines:
@@ -131,16 +136,29 @@ def probe_refusal(url: str, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.2)
 
 
+def probers(url: str, stop, results) -> None:
+    """Both probers, in the process this runs in, until `stop` is set; then their timings go to `results`."""
+    info: list[float] = []
+    refused: list[float] = []
+    done = threading.Event()
+    threads = [threading.Thread(target=probe, args=(url, done, info), daemon=True),
+               threading.Thread(target=probe_refusal, args=(url, done, refused), daemon=True)]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    done.set()
+    for thread in threads:
+        thread.join()
+    results.put((info, refused))
+
+
 def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: int, pid: int | None) -> dict:
     rss_before = rss_mb(pid) if pid else None
     outs = [{"latency": [], "errors": [], "busy": [], "mixed": 0, "exact": 0, "answered": 0} for _ in range(users)]
-    info: list[float] = []
-    refused: list[float] = []
-    stop = threading.Event()
-    probers = [threading.Thread(target=probe, args=(url, stop, info), daemon=True),
-               threading.Thread(target=probe_refusal, args=(url, stop, refused), daemon=True)]
-    for prober in probers:
-        prober.start()
+    spawn = multiprocessing.get_context("spawn")
+    stop, timings = spawn.Event(), spawn.Queue()
+    prober = spawn.Process(target=probers, args=(url, stop, timings), daemon=True)
+    prober.start()
     started = time.perf_counter()
     threads = [threading.Thread(target=user, args=(url, f"u{n}", requests, sentences, words, top_k, out))
                for n, out in enumerate(outs)]
@@ -150,8 +168,9 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
         t.join()
     seconds = time.perf_counter() - started
     stop.set()
-    for prober in probers:
-        prober.join()
+    info, refused = timings.get(timeout=120)
+    prober.join()
+    busy = [x for out in outs for x in out["busy"]]
     latency = [x for out in outs for x in out["latency"]]
     errors = Counter(e for out in outs for e in out["errors"])
     return {
@@ -161,7 +180,7 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
         "latency_p50_s": percentile(latency, 0.5), "latency_p95_s": percentile(latency, 0.95),
         "latency_max_s": max(latency, default=None),
         "errors": sum(errors.values()), "error_messages": dict(errors.most_common(5)),
-        "busy": sum(len(out["busy"]) for out in outs),
+        "busy": len(busy), "busy_p50_s": percentile(busy, 0.5), "busy_p95_s": percentile(busy, 0.95),
         "mixed_answers": sum(out["mixed"] for out in outs),
         "exact_share": sum(o["exact"] for o in outs) / max(1, sum(o["answered"] for o in outs)),
         "info_p50_s": percentile(info, 0.5), "info_p95_s": percentile(info, 0.95), "info_probes": len(info),
