@@ -73,6 +73,9 @@ TOPK_CHUNK = 64
 def chunked_topk(logits: torch.Tensor, k: int, chunk: int = TOPK_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
     """logits (N, V') with V' a multiple of `chunk` (pad with -inf) -> the same (values, ids) as logits.topk(k)."""
     n, width = logits.shape
+    if k == 1:  # one pass, no sort: what greedy decoding at top_k 1 asks of every step
+        values, ids = logits.max(dim=-1, keepdim=True)
+        return values, ids
     if k * chunk >= width or width % chunk:
         return logits.topk(k, dim=-1)
     blocks = logits.view(n, -1, chunk)  # (N, V'/chunk, chunk)
@@ -274,18 +277,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         proj_bias = F.pad(proj.bias, (0, 1), value=1.0)  # (E+1,), last 1
         out_weight = torch.cat([out_weight, out_bias[:, None]], dim=1)  # (V', E+1)
         hidden = self.encode(src, lengths)[0]  # (B, H)
-        steps = int(2 * lengths.max()) + 1 if batch_size else 0
-        tokens = torch.full((batch_size, steps), self.config.pad_id, dtype=torch.long, device=device)
-        probs = torch.zeros(batch_size, steps, device=device)
-        top_ids = torch.full((batch_size, steps, k), self.config.pad_id, dtype=torch.long, device=device)
-        top_probs = torch.zeros(batch_size, steps, k, device=device)
-        log_prob = torch.zeros(batch_size, device=device)
         num_steps = 2 * lengths + 1  # a row that never says <eos> stops at its limit
+        limits = set((2 * lengths + 1).tolist())  # the steps at which some row reaches its limit
         rows, limit = torch.arange(batch_size, device=device), num_steps.clone()
         token = torch.full((batch_size,), self.config.sos_id, dtype=torch.long, device=device)
-        used = 0  # steps the longest-running row took
-        for t in range(steps):
-            used = t + 1
+        log_prob = torch.zeros(batch_size, device=device)
+        # Each step's top-k (ids, probabilities) of the rows then live; the first id is the emitted token.
+        # A run of steps over the same rows is written into the result with one copy, after the loop.
+        spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
+        for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
             # One GRU step (PyTorch's gate order r, z, n), in five elementwise operations.
             gi = F.linear(self.embedding(token), w_ih, b_ih)  # (n, 3H)
             gh = F.linear(hidden, w_hh, b_hh)
@@ -296,18 +296,30 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             best_logits, best_ids = chunked_topk(logits, k)
             best_log_probs = best_logits - log_normalizer_(logits, best_logits[:, :1])  # (n, k)
             token = best_ids[:, 0]
-            best_probs = best_log_probs.exp()
-            tokens[rows, t], top_ids[rows, t] = token, best_ids
-            probs[rows, t], top_probs[rows, t] = best_probs[:, 0], best_probs
-            log_prob[rows] += best_log_probs[:, 0]
-            done = (token == self.config.eos_id) | (limit <= used)
+            if not spans or spans[-1][0] is not rows:
+                spans.append((rows, [], []))
+            spans[-1][1].append(best_ids)
+            spans[-1][2].append(best_log_probs.exp())
+            log_prob.index_add_(0, rows, best_log_probs[:, 0])
+            done = token == self.config.eos_id
+            if used in limits:
+                done |= limit <= used
             if bool(done.any()):  # the stop test: the one host sync per step
                 num_steps[rows[done]] = used
                 live = ~done
                 if not bool(live.any()):
                     break
                 rows, hidden, token, limit = rows[live], hidden[live], token[live], limit[live]
-        return Generation(tokens[:, :used], probs[:, :used], top_ids[:, :used], top_probs[:, :used], num_steps, log_prob)
+        steps = sum(len(ids) for _, ids, _ in spans)
+        top_ids = torch.full((batch_size, steps, k), self.config.pad_id, dtype=torch.long, device=device)
+        top_probs = torch.zeros(batch_size, steps, k, device=device)
+        start = 0
+        for span_rows, ids, span_probs in spans:
+            end = start + len(ids)
+            top_ids[span_rows, start:end] = torch.stack(ids, dim=1)
+            top_probs[span_rows, start:end] = torch.stack(span_probs, dim=1)
+            start = end
+        return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
 
     def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is

@@ -202,12 +202,13 @@ def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokeni
         assert torch.allclose(a, b, atol=1e-5)
 
 
-def test_greedy_decoding_is_the_beam_search_at_width_one(model_and_tokenizer):
+@pytest.mark.parametrize("top_k", [1, 4])
+def test_greedy_decoding_is_the_beam_search_at_width_one(model_and_tokenizer, top_k):
     # generate(beam_width=1) takes the greedy loop; keep_history=True keeps it on the beam search's loop.
     model, tok = model_and_tokenizer
     src, lengths = _src(tok, SENTENCES + ["a", "dog is my name", "I"])
-    greedy = model.generate(src, lengths, top_k=4)
-    beam = model.generate(src, lengths, top_k=4, keep_history=True)
+    greedy = model.generate(src, lengths, top_k=top_k)
+    beam = model.generate(src, lengths, top_k=top_k, keep_history=True)
     assert greedy.history is None and beam.history is not None
     for name in ("tokens", "top_ids", "num_steps"):
         assert torch.equal(getattr(greedy, name), getattr(beam, name)), name
