@@ -267,15 +267,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         which on a CPU costs several times more). Batched greedy, 64 x 26 words: 120 -> 80 ms (s2s.bench)."""
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
-        rnn, hidden_size = self.decoder.rnn, self.config.hidden_size
-        w_ih, w_hh, b_ih, b_hh = rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
-        out_weight, out_bias = self._output_layer_in_chunks()
-        # The output bias rides in the matmul: the projection gains a constant-1 feature and the output layer
-        # a bias column, so the (n, V') logits are written once instead of a bias copy and then the product.
-        proj = self.decoder.proj
-        proj_weight = F.pad(proj.weight, (0, 0, 0, 1))  # (E+1, H), last row 0
-        proj_bias = F.pad(proj.bias, (0, 1), value=1.0)  # (E+1,), last 1
-        out_weight = torch.cat([out_weight, out_bias[:, None]], dim=1)  # (V', E+1)
+        hidden_size = self.config.hidden_size
+        w_ih, b_in, w_hh_rz, w_hh_n, b_hh_n, proj_weight, proj_bias, out_weight = self._greedy_weights()
         hidden = self.encode(src, lengths)[0]  # (B, H)
         num_steps = 2 * lengths + 1  # a row that never says <eos> stops at its limit
         limits = set((2 * lengths + 1).tolist())  # the steps at which some row reaches its limit
@@ -286,11 +279,11 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         # A run of steps over the same rows is written into the result with one copy, after the loop.
         spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
         for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
-            # One GRU step (PyTorch's gate order r, z, n), in five elementwise operations.
-            gi = F.linear(self.embedding(token), w_ih, b_ih)  # (n, 3H)
-            gh = F.linear(hidden, w_hh, b_hh)
-            r, z = (gi[:, :2 * hidden_size] + gh[:, :2 * hidden_size]).sigmoid_().chunk(2, dim=1)
-            n = torch.addcmul(gi[:, 2 * hidden_size:], r, gh[:, 2 * hidden_size:]).tanh_()
+            # One GRU step (PyTorch's gate order r, z, n): the r and z gates' input part is the bias of their
+            # hidden matmul, so that sum is the matmul's own accumulation, then four elementwise operations.
+            gi = F.linear(self.embedding(token), w_ih, b_in)  # (n, 3H), both r/z biases in its first 2H
+            r, z = torch.addmm(gi[:, :2 * hidden_size], hidden, w_hh_rz).sigmoid_().chunk(2, dim=1)
+            n = torch.addcmul(gi[:, 2 * hidden_size:], r, torch.addmm(b_hh_n, hidden, w_hh_n)).tanh_()
             hidden = torch.lerp(n, hidden, z)  # (1 - z) * n + z * h
             logits = F.linear(F.linear(hidden, proj_weight, proj_bias), out_weight)  # (n, V')
             best_logits, best_ids = chunked_topk(logits, k)
@@ -320,6 +313,32 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             top_probs[span_rows, start:end] = torch.stack(span_probs, dim=1)
             start = end
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
+
+    def _greedy_weights(self) -> tuple[torch.Tensor, ...]:
+        """The decoder's weights laid out for the greedy loop, made once and kept until a parameter changes
+        (training updates them in place, which bumps their version): copying them for every call cost
+        as much as a decoder step.
+
+        The GRU: input weights with the hidden r/z biases added to the input ones, and the hidden weights
+        transposed and split into the r/z part and the n part (the n gate's hidden bias stays apart: the
+        reset gate multiplies it). The output layer: its bias rides in the matmul, the projection gaining a
+        constant-1 feature and the tied output layer a bias column, so the (n, V') logits are written once."""
+        rnn, proj, h = self.decoder.rnn, self.decoder.proj, self.config.hidden_size
+        sources = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, proj.weight, proj.bias,
+                   self.embedding.weight, self.out_bias)
+        key = tuple((t.data_ptr(), t._version, t.device) for t in sources)
+        if getattr(self, "_greedy_cache", (None,))[0] != key:
+            w_ih, w_hh, b_ih, b_hh = (t.detach() for t in sources[:4])
+            out_weight, out_bias = self._output_layer_in_chunks()
+            weights = (
+                w_ih, torch.cat([b_ih[:2 * h] + b_hh[:2 * h], b_ih[2 * h:]]),
+                w_hh[:2 * h].t().contiguous(), w_hh[2 * h:].t().contiguous(), b_hh[2 * h:],
+                F.pad(proj.weight.detach(), (0, 0, 0, 1)),  # (E+1, H), last row 0
+                F.pad(proj.bias.detach(), (0, 1), value=1.0),  # (E+1,), last 1
+                torch.cat([out_weight, out_bias[:, None]], dim=1).detach(),  # (V', E+1)
+            )
+            self._greedy_cache = (key, weights)
+        return self._greedy_cache[1]
 
     def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is
