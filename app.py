@@ -10,7 +10,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 import gradio as gr
 from starlette.middleware import Middleware
 
-from s2s import WordDoubler, lazy_sessions, page_style, page_text, render, render_lessons, views
+from s2s import WordDoubler, heap, lazy_sessions, page_style, page_text, render, render_lessons, views
 from s2s.batcher import MicroBatcher
 from s2s.guard import RequestGuard, whole
 from s2s.hub import configured_model
@@ -19,6 +19,7 @@ from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_C
                         SESSION_CAPACITY, split_lines)
 from s2s.reliability import grid, load_evaluation
 
+heap.give_memory_back()  # large blocks go back to the system when freed: RSS stays near what sessions hold
 # Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else weights/.
 wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(*configured_model())
 # Concurrent users' requests share forward passes; the worker thread starts with the first request.
