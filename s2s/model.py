@@ -263,9 +263,9 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         """Beam search at width 1, with the search taken out: each step is a GRU cell, the output layer, a
         top-k and a log-normaliser, and the records go straight into the result (nothing to backtrack).
         The same tokens as the search at width 1, and probabilities within float rounding (the cell computes
-        PyTorch's GRU in another order: in five elementwise operations instead of a one-step `nn.GRU` call,
-        which on a CPU costs several times more). Batched greedy, 64 x 26 words: 120 -> 80 -> 61 ms over two
-        sessions (s2s.bench, README)."""
+        PyTorch's GRU in another order: two matmuls and four elementwise operations instead of a one-step
+        `nn.GRU` call, which on a CPU costs several times more). Batched greedy, 64 x 26 words: 120 -> 80 -> 61 ms
+        over two sessions (s2s.bench, README)."""
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
         hidden_size = self.config.hidden_size

@@ -216,6 +216,27 @@ def test_greedy_decoding_is_the_beam_search_at_width_one(model_and_tokenizer, to
         assert torch.allclose(getattr(greedy, name), getattr(beam, name), atol=1e-6), name
 
 
+def test_greedy_follows_weights_changed_in_place(model_and_tokenizer):
+    # The greedy loop keeps its layout of the weights until a parameter changes (as a training step changes them).
+    model, tok = model_and_tokenizer
+    src, lengths = _src(tok, SENTENCES)
+    before = model.generate(src, lengths, top_k=3)
+    saved = {name: p.detach().clone() for name, p in model.named_parameters()}
+    try:
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(-1.5)
+        greedy = model.generate(src, lengths, top_k=3)
+        beam = model.generate(src, lengths, top_k=3, keep_history=True)
+        assert torch.equal(greedy.top_ids, beam.top_ids) and torch.allclose(greedy.top_probs, beam.top_probs, atol=1e-6)
+        assert not torch.allclose(greedy.top_probs, before.top_probs)
+    finally:
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(saved[name])
+    assert torch.equal(model.generate(src, lengths, top_k=3).top_ids, before.top_ids)
+
+
 def test_the_in_place_log_normalizer_is_logsumexp():
     from s2s.model import log_normalizer_
 
