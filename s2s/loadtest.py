@@ -209,9 +209,14 @@ def main(argv=None) -> dict:
             report = run(url, *shape, server.pid)
     else:
         report = run(args.url.rstrip("/") + "/", *shape, args.pid)
+    return print_report(report, args.json)
+
+
+def print_report(report: dict, path: str | None) -> dict:
+    """A measurement script's report: printed as JSON, and written to `path` when one is given."""
     print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
+    if path:
+        Path(path).write_text(json.dumps(report, indent=1))
     return report
 
 

@@ -10,7 +10,6 @@ where it ended and how much the last runs added. Debian's Chromium, headless (ne
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -71,7 +70,7 @@ def main(argv=None) -> dict:
     from playwright.sync_api import sync_playwright
 
     from s2s.limits import SESSION_CAPACITY
-    from s2s.loadtest import launched_app, rss_mb
+    from s2s.loadtest import launched_app, print_report, rss_mb
 
     text = largest_request(args.seed)
     rss, seconds = [], []
@@ -84,16 +83,13 @@ def main(argv=None) -> dict:
             rss.append(rss_mb(server.pid))
             print(f"run {run + 1}: {seconds[-1]:.1f} s, server RSS {rss[-1]:.0f} MB", file=sys.stderr, flush=True)
         browser.close()
-    tail = rss[-10:] if len(rss) >= 10 else rss
-    report = {"runs": args.runs, "server_env": env, "session_capacity": SESSION_CAPACITY, "sentences": len(text.splitlines()),
-              "characters": len(text), "rss_mb_start": start_rss, "rss_mb_by_run": rss,
-              "rss_mb_end": rss[-1] if rss else None, "rss_mb_max": max(rss, default=None),
+    tail = rss[-10:]
+    report = {"runs": args.runs, "server_env": env, "session_capacity": SESSION_CAPACITY,
+              "sentences": len(text.splitlines()), "characters": len(text), "rss_mb_start": start_rss,
+              "rss_mb_by_run": rss, "rss_mb_end": rss[-1] if rss else None, "rss_mb_max": max(rss, default=None),
               "rss_mb_added_over_last_runs": (tail[-1] - tail[0]) if tail else None, "last_runs": len(tail),
               "seconds_per_run_p50": sorted(seconds)[len(seconds) // 2] if seconds else None}
-    print(json.dumps(report, indent=1))
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=1))
-    return report
+    return print_report(report, args.json)
 
 
 if __name__ == "__main__":
