@@ -272,7 +272,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         w_ih, b_in, w_hh_rz, w_hh_n, b_hh_n, proj_weight, proj_bias, out_weight = self._greedy_weights()
         hidden = self.encode(src, lengths)[0]  # (B, H)
         num_steps = 2 * lengths + 1  # a row that never says <eos> stops at its limit
-        limits = set((2 * lengths + 1).tolist())  # the steps at which some row reaches its limit
+        limits = set(num_steps.tolist())  # the steps at which some row reaches its limit
         rows, limit = torch.arange(batch_size, device=device), num_steps.clone()
         token = torch.full((batch_size,), self.config.sos_id, dtype=torch.long, device=device)
         log_prob = torch.zeros(batch_size, device=device)
@@ -315,10 +315,18 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             start = end
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
 
+    def _kept_until_changed(self, name: str, sources: tuple[torch.Tensor, ...], build):
+        """`build()`, made once and kept until one of `sources` changes (training updates parameters in place,
+        which bumps their version; `to()` moves them): decoding layouts of the weights, which cost as much as a
+        decoder step to copy for every call."""
+        key = tuple((t.data_ptr(), t._version, t.device) for t in sources)
+        kept = self.__dict__.setdefault("_kept_layouts", {})
+        if name not in kept or kept[name][0] != key:
+            kept[name] = (key, build())
+        return kept[name][1]
+
     def _greedy_weights(self) -> tuple[torch.Tensor, ...]:
-        """The decoder's weights laid out for the greedy loop, made once and kept until a parameter changes
-        (training updates them in place, which bumps their version): copying them for every call cost
-        as much as a decoder step.
+        """The decoder's weights laid out for the greedy loop.
 
         The GRU: input weights with the hidden r/z biases added to the input ones, and the hidden weights
         transposed and split into the r/z part and the n part (the n gate's hidden bias stays apart: the
@@ -327,26 +335,27 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         rnn, proj, h = self.decoder.rnn, self.decoder.proj, self.config.hidden_size
         sources = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, proj.weight, proj.bias,
                    self.embedding.weight, self.out_bias)
-        key = tuple((t.data_ptr(), t._version, t.device) for t in sources)
-        if getattr(self, "_greedy_cache", (None,))[0] != key:
+
+        def build():
             w_ih, w_hh, b_ih, b_hh = (t.detach() for t in sources[:4])
             out_weight, out_bias = self._output_layer_in_chunks()
-            weights = (
+            return (
                 w_ih, torch.cat([b_ih[:2 * h] + b_hh[:2 * h], b_ih[2 * h:]]),
                 w_hh[:2 * h].t().contiguous(), w_hh[2 * h:].t().contiguous(), b_hh[2 * h:],
                 F.pad(proj.weight.detach(), (0, 0, 0, 1)),  # (E+1, H), last row 0
                 F.pad(proj.bias.detach(), (0, 1), value=1.0),  # (E+1,), last 1
                 torch.cat([out_weight, out_bias[:, None]], dim=1).detach(),  # (V', E+1)
             )
-            self._greedy_cache = (key, weights)
-        return self._greedy_cache[1]
+        return self._kept_until_changed("greedy", sources, build)
 
     def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is
         -inf, so it is never chosen and adds nothing to the softmax's sum."""
         weight, bias = self.embedding.weight, self.out_bias
         pad = -weight.size(0) % TOPK_CHUNK
-        return F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=float("-inf"))
+        return self._kept_until_changed(
+            "output", (weight, bias),
+            lambda: (F.pad(weight.detach(), (0, 0, 0, pad)), F.pad(bias.detach(), (0, pad), value=float("-inf"))))
 
     def _backtrack(self, history: list[BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
         """Follow each row's best beam (beam 0) back to the start, collecting what it recorded. A row

@@ -137,12 +137,12 @@ def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBat
     least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
     learns almost nothing from a plain batch: nearly every row is already right."""
     batch = sampler.batch(lengths)
-    if args.mine_factor <= 1:
+    hard = hard_row_count(args)
+    if not hard:
         return batch
-    hard_rows = round(args.mine_share * args.batch_size)
-    plain = torch.arange(args.batch_size - hard_rows)
+    plain = torch.arange(args.batch_size - hard)
     candidates = torch.arange(len(plain), len(lengths))
-    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard_rows, device)]
+    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard, device)]
     return rows_of(batch, torch.cat([plain, hardest]))
 
 
@@ -154,10 +154,14 @@ def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor
         return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
 
 
+def hard_row_count(args) -> int:
+    """Rows of each batch that are mined (0 without mining)."""
+    return round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
+
+
 def mined_rows(args) -> int:
     """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
-    hard_rows = round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
-    return args.batch_size - hard_rows + hard_rows * args.mine_factor
+    return args.batch_size + hard_row_count(args) * (args.mine_factor - 1)
 
 
 def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
