@@ -197,4 +197,6 @@ def launch_kwargs() -> dict:
 
 if __name__ == "__main__":
     demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), **launch_kwargs())
+                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), prevent_thread_lock=True, **launch_kwargs())
+    heap.shorten_collector_pauses()  # collections then skip start-up's objects: pauses of ms, not 0.3 s
+    demo.block_thread()
