@@ -73,12 +73,13 @@ TOPK_CHUNK = 64
 def chunked_topk(logits: torch.Tensor, k: int, chunk: int = TOPK_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
     """logits (N, V') with V' a multiple of `chunk` (pad with -inf) -> the same (values, ids) as logits.topk(k)."""
     n, width = logits.shape
-    if k == 1:  # one pass, no sort: what greedy decoding at top_k 1 asks of every step
-        values, ids = logits.max(dim=-1, keepdim=True)
-        return values, ids
     if k * chunk >= width or width % chunk:
         return logits.topk(k, dim=-1)
     blocks = logits.view(n, -1, chunk)  # (N, V'/chunk, chunk)
+    if k == 1:  # greedy at top_k 1: the best chunk, then its best id (50 us at (64, 5056), where max with ids is 68)
+        values, best = blocks.amax(dim=-1).max(dim=-1, keepdim=True)  # (N, 1)
+        within = blocks.gather(1, best[..., None].expand(-1, -1, chunk))[:, 0].argmax(dim=-1, keepdim=True)
+        return values, best * chunk + within
     best = blocks.amax(dim=-1).topk(k, dim=-1).indices  # (N, k) chunks
     candidates = blocks.gather(1, best[..., None].expand(-1, -1, chunk)).view(n, -1)  # (N, k*chunk)
     values, position = candidates.topk(k, dim=-1)
