@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: nothing leaves the machine
 
 import gradio as gr
+import orjson
 from starlette.middleware import Middleware
 
 from s2s import WordDoubler, heap, lazy_sessions, page_style, page_text, render, render_lessons, views
@@ -17,6 +17,7 @@ from s2s.hub import configured_model
 from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_FILE_SIZE,
                         MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
                         SESSION_CAPACITY, split_lines)
+from s2s.plain_json import PlainJSON
 from s2s.reliability import grid, load_evaluation
 
 heap.give_memory_back()  # large blocks go back to the system when freed: RSS stays near what sessions hold
@@ -45,7 +46,7 @@ def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple
     except Exception as error:  # Gradio would answer {"error": null}; say what failed, never a path or a traceback
         raise gr.Error(f"the model failed on this request ({type(error).__name__}); please try again") from error
     dicts = [r.to_dict() for r in results]
-    return dicts, {"results": json.dumps(dicts), "top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
+    return dicts, {"results": orjson.dumps(dicts).decode(), "top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
 
 
 # --- the page's handlers: s2s.views computes and draws each view by name, SHOWN maps the names to components ---
@@ -161,7 +162,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
     with gr.Accordion("API: what client.predict returns", open=False):
         gr.Markdown(page_text.API_NOTE)
-        api_json = gr.JSON(label="Response of /double")
+        api_json = PlainJSON(label="Response of /double")
     with gr.Accordion("Model", open=False):
         gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS,
                                       MODEL_WARNING))
