@@ -5,8 +5,9 @@
 
 Each user is its own gradio_client, sends sentences tagged with its name, and checks every answer against
 what it sent (the right number of results, each result's input its own line). Meanwhile a prober times
-`/gradio_api/info`, which stalls when something blocks the server's event loop, and a third sends a bad
-request (no sentences) over raw HTTP and times its refusal. The probers run in a process of their own:
+`/gradio_api/info`, which stalls when something blocks the server's event loop, a second sends a bad request
+(no sentences) over raw HTTP and times its refusal, and a third sends good one-line requests and times the
+answers that are "busy" (there are some only while the queue is full). The probers run in a process of their own:
 in the users' process they would also time its 64 clients parsing answers under one GIL, not the server.
 The report: latency percentiles, errors by message, busy refusals and how fast they came, mixed answers,
 the probers' latencies and the server's RSS before and after (for a local server, or one given by --pid).
@@ -27,6 +28,8 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+
+from .limits import BUSY
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "TF", "Aww"]
@@ -118,38 +121,59 @@ def probe(url: str, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.2)
 
 
+def raw_double(url: str, data: list) -> bytes:
+    """/double over raw HTTP, as the guard and Gradio answer it: POST, then the event's whole stream."""
+    post = urllib.request.Request(url + "gradio_api/call/double", data=json.dumps({"data": data}).encode(),
+                                  headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(post, timeout=30) as answer:
+        event = json.loads(answer.read())["event_id"]
+    with urllib.request.urlopen(f"{url}gradio_api/call/double/{event}", timeout=300) as stream:
+        return stream.read()
+
+
 def probe_refusal(url: str, stop: threading.Event, out: list[float]) -> None:
-    """A bad request (no sentences) over raw HTTP, as the guard refuses it: POST, then read the event's stream to
-    its error. The seconds to the refusal, while the users keep the server busy."""
+    """A bad request (no sentences), refused by the guard: the seconds to the refusal, while the users keep the
+    server busy (inf when it was not refused)."""
     while not stop.is_set():
         started = time.perf_counter()
         try:
-            post = urllib.request.Request(url + "gradio_api/call/double", data=json.dumps({"data": ["", 5]}).encode(),
-                                          headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(post, timeout=30) as answer:
-                event = json.loads(answer.read())["event_id"]
-            with urllib.request.urlopen(f"{url}gradio_api/call/double/{event}", timeout=30) as stream:
-                refused = b"event: error" in stream.read()
+            refused = b"event: error" in raw_double(url, ["", 5])
             out.append(time.perf_counter() - started if refused else float("inf"))
         except (OSError, ValueError, KeyError):
             out.append(float("inf"))
         stop.wait(0.2)
 
 
+def probe_busy(url: str, stop: threading.Event, out: list[float]) -> None:
+    """A good one-line request: the seconds to each "busy" answer, which comes only while the queue is full (a
+    request let in is served, and only delays the next probe)."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            if BUSY.encode() in raw_double(url, ["busy probe", 1]):
+                out.append(time.perf_counter() - started)
+        except (OSError, ValueError, KeyError):
+            pass
+        stop.wait(0.2)
+
+
 def probers(url: str, stop, results) -> None:
-    """Both probers, in the process this runs in, until `stop` is set; then their timings go to `results`."""
-    info: list[float] = []
-    refused: list[float] = []
+    """The probers, in the process this runs in, until `stop` is set; then their timings go to `results`."""
+    timings: dict[str, list[float]] = {"info": [], "refusal": [], "busy": []}
     done = threading.Event()
-    threads = [threading.Thread(target=probe, args=(url, done, info), daemon=True),
-               threading.Thread(target=probe_refusal, args=(url, done, refused), daemon=True)]
+    threads = [threading.Thread(target=target, args=(url, done, timings[name]), daemon=True)
+               for name, target in (("info", probe), ("refusal", probe_refusal), ("busy", probe_busy))]
     for thread in threads:
         thread.start()
     stop.wait()
     done.set()
     for thread in threads:
         thread.join()
-    results.put((info, refused))
+    results.put(timings)
+
+
+def spread(name: str, times: list[float]) -> dict:
+    return {f"{name}_p50_s": percentile(times, 0.5), f"{name}_p95_s": percentile(times, 0.95), f"{name}_probes": len(times)}
 
 
 def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: int, pid: int | None) -> dict:
@@ -168,7 +192,7 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
         t.join()
     seconds = time.perf_counter() - started
     stop.set()
-    info, refused = timings.get(timeout=120)
+    probed = timings.get(timeout=400)
     prober.join()
     busy = [x for out in outs for x in out["busy"]]
     latency = [x for out in outs for x in out["latency"]]
@@ -183,9 +207,8 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
         "busy": len(busy), "busy_p50_s": percentile(busy, 0.5), "busy_p95_s": percentile(busy, 0.95),
         "mixed_answers": sum(out["mixed"] for out in outs),
         "exact_share": sum(o["exact"] for o in outs) / max(1, sum(o["answered"] for o in outs)),
-        "info_p50_s": percentile(info, 0.5), "info_p95_s": percentile(info, 0.95), "info_probes": len(info),
-        "refusal_p50_s": percentile(refused, 0.5), "refusal_p95_s": percentile(refused, 0.95),
-        "refusal_probes": len(refused),
+        **spread("info", probed["info"]), **spread("refusal", probed["refusal"]),
+        **spread("busy_probe", probed["busy"]),
         "rss_mb_before": rss_before, "rss_mb_after": rss_mb(pid) if pid else None,
     }
 

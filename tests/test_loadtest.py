@@ -13,4 +13,5 @@ def test_eight_users_get_their_own_answers_and_no_errors(tmp_path):
     assert report["mixed_answers"] == 0
     assert report["info_probes"] > 0 and report["info_p95_s"] < 30
     assert report["refusal_probes"] > 0 and report["refusal_p95_s"] < 30  # every bad request refused, none lost
+    assert report["busy_probe_probes"] == 0  # 8 users never fill the queue: the busy prober's requests are served
     assert report["rss_mb_before"] and report["rss_mb_after"]
