@@ -75,11 +75,18 @@ def decode_gflop(config, results: list[DoubleResult], beam_width: int) -> float:
     return (encoder + decoder) / 1e9
 
 
-def matmul_gflops(rows: int, config, device, repeat: int = 20) -> float:
-    """A plain fp32 matmul of the decoder's main shape, (rows, H) x (H, 3H), as fast as this machine does it."""
+def decoder_rows(results: list[DoubleResult], beam_width: int) -> int:
+    """The rows of the decoder's batch, as the library cuts it: a sentence longer than the model's rows is
+    several rows (26 words: two of 13), each with beam_width beams, at most DEFAULT_BATCH_SIZE rows at once."""
+    return min(sum(r.chunks for r in results), DEFAULT_BATCH_SIZE) * beam_width
+
+
+def matmul_gflops(rows: int, config, device, repeat: int = 200) -> float:
+    """A plain fp32 matmul of the decoder's main shape, (rows, H) x (H, 3H), as fast as this machine does it:
+    the best of many runs after a warm-up (the first runs after other work can be half as fast)."""
     a = torch.randn(max(rows, 1), config.hidden_size, device=device)
     b = torch.randn(config.hidden_size, 3 * config.hidden_size, device=device)
-    for _ in range(3):
+    for _ in range(20):
         a @ b
     sync(device)
     _, ms = best_ms(lambda: (a @ b, sync(device)), repeat)
@@ -181,7 +188,7 @@ def run_bench(wd: WordDoubler, args) -> dict:
     def batched(name: str, sentences: list[str], width: int, fn=None) -> list[DoubleResult]:
         fn = fn or (lambda: wd.double(sentences, top_k, width))
         results, ms = best_ms(fn, repeat)
-        rows = min(len(sentences), DEFAULT_BATCH_SIZE) * width  # the decoder's batch, as the library cuts it
+        rows = decoder_rows(results, width)
         cases.append(Case(name, len(sentences), ms, decode_gflop(config, results, width), matmul_gflops(rows, config, wd.device)))
         return results
 
@@ -198,7 +205,8 @@ def run_bench(wd: WordDoubler, args) -> dict:
         together = greedy if width == 1 else batched(f"batched beam width 2, {len(base)} x {args.words} words", base, 2)
         alone, ms = best_ms(lambda: [wd.double(s, top_k, width)[0] for s in base], 1)
         cases.append(Case(f"one call per sentence, beam width {width}", len(base), ms, decode_gflop(config, alone, width),
-                          matmul_gflops(width, config, wd.device), all(map(same_result, together, alone))))
+                          matmul_gflops(decoder_rows(alone[:1], width), config, wd.device),
+                          all(map(same_result, together, alone))))
     for size in args.sizes:
         batched(f"batched greedy, B = {size}", full[:size], 1)
     # Mixed lengths: one batch as sent, against the same rows in batches of one length each.

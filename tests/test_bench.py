@@ -20,3 +20,13 @@ def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
     assert all(c["ms"] > 0 and c["gflop"] > 0 and 0 < c["of_matmul"] for c in report["cases"])
     assert report["cli_sentences_per_s"] > 0
     assert json.loads((tmp_path / "bench.json").read_text())["cases"] == report["cases"]
+
+
+def test_the_matmul_reference_has_as_many_rows_as_the_decoders_batch():
+    from s2s.bench import decoder_rows
+    from s2s.doubler import DoubleResult
+    from s2s.limits import DEFAULT_BATCH_SIZE
+
+    long_ones = [DoubleResult(input="x", output="x x", chunks=2) for _ in range(64)]  # 26 words: two rows each
+    assert decoder_rows(long_ones, 1) == 128 and decoder_rows(long_ones, 2) == 256
+    assert decoder_rows(long_ones * 8, 1) == DEFAULT_BATCH_SIZE  # the library cuts batches at this many rows
