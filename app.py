@@ -17,7 +17,7 @@ from s2s.hub import configured_model
 from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_FILE_SIZE,
                         MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
                         SESSION_CAPACITY, split_lines)
-from s2s.plain_json import PlainJSON
+from s2s.plain_json import plain_json
 from s2s.reliability import grid, load_evaluation
 
 heap.give_memory_back()  # large blocks go back to the system when freed: RSS stays near what sessions hold
@@ -162,7 +162,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
     with gr.Accordion("API: what client.predict returns", open=False):
         gr.Markdown(page_text.API_NOTE)
-        api_json = PlainJSON(label="Response of /double")
+        api_json = plain_json(gr.JSON(label="Response of /double"))
     with gr.Accordion("Model", open=False):
         gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS,
                                       MODEL_WARNING))
