@@ -70,6 +70,11 @@ class LazySteps:
         result.__dict__["_steps"] = list(steps or [])
         result.__dict__["_pending"] = []
 
+    @staticmethod
+    def defer(result, records: RowRecords, chunk: int) -> None:
+        """Steps of one more row, appended to `result`'s when they are first read."""
+        result.__dict__["_pending"].append((records, chunk))
+
 
 @dataclass
 class DoubleResult:
@@ -81,7 +86,7 @@ class DoubleResult:
     def add_chunk(self, words: str, records: RowRecords) -> None:
         """Append one decoded row (the whole sentence, or its next chunk); its steps are built when read."""
         self.output = f"{self.output} {words}".strip()
-        self.__dict__["_pending"].append((records, self.chunks))
+        LazySteps.defer(self, records, self.chunks)
         self.chunks += 1
 
     @property
