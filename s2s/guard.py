@@ -6,7 +6,10 @@ else's work. `RequestGuard` is a plain ASGI middleware in front of Gradio's rout
 (capped), refuses uploads (the app takes no files), runs the same `check_request` the micro-batcher runs,
 and says "busy" when the queue is full — on the event loop, in microseconds, before the event is queued.
 A refused /double call is answered the way Gradio answers a failed event (a completed-with-error message
-on the caller's stream), so gradio_client raises `AppError` with the message and the page shows it.
+on the caller's stream), so gradio_client raises `AppError` with the message and the page shows it. A refused
+raw `/call` has a stream of its own, so the guard answers that stream too, with the same bytes Gradio would
+send, and the refusal never enters Gradio's routes or queue (under load, each of those steps waits its turn on
+the event loop).
 When an API caller's stream ends, its session state is dropped: no page will ever redraw from it.
 """
 
@@ -16,9 +19,11 @@ import asyncio
 import json
 import re
 import uuid
+from collections import OrderedDict
+from functools import partial
 from urllib.parse import parse_qs
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from .limits import (BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines)
 
@@ -29,6 +34,8 @@ CALL_STREAM = re.compile(r"/gradio_api/call/(v2/)?(?P<api>[^/]+)/(?P<event>[^/]+
 QUEUE_STREAM = re.compile(r"/gradio_api/queue/data/?$")
 UPLOAD = re.compile(r"/gradio_api/upload/?$")
 
+# Refused raw /call events whose stream nobody has read yet; past this many the oldest is dropped.
+REFUSED_STREAMS_KEPT = 1024
 NO_UPLOADS = "this app takes no files: uploads are refused"
 TOO_LARGE = f"request body too large: at most {MAX_BODY_BYTES:,} bytes"
 NOT_JSON = "the request body must be a JSON object with a \"data\" list: [text, top_k] or [text, top_k, beam_width]"
@@ -71,11 +78,15 @@ class RequestGuard:
     def __init__(self, app):
         self.app = app
         self._double_id: int | None = None
+        self._refused: OrderedDict[str, bytes] = OrderedDict()  # event id -> its whole stream
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path, blocks = scope["path"], scope["app"].get_blocks()
+        if scope["method"] == "GET" and (stream := CALL_STREAM.search(path)) and stream["event"] in self._refused:
+            body = self._refused.pop(stream["event"])
+            return await Response(body, media_type="text/event-stream")(scope, receive, send)
         if scope["method"] == "GET" and (session := _api_stream_session(scope, path, blocks)) is not None:
             try:
                 return await self.app(scope, receive, send)
@@ -103,9 +114,9 @@ class RequestGuard:
             queue = blocks._queue
             if message is None and queue.max_size is not None and len(queue) >= queue.max_size:
                 message = BUSY
+            refuse = partial(self._refuse, blocks, bool(call), payload.get("session_hash"))
             if message is not None and (call or payload.get("session_hash")):
-                answer = await _fail_as_event(blocks, payload.get("session_hash"), message)
-                return await JSONResponse(answer)(scope, receive, send)
+                return await JSONResponse(await refuse(message))(scope, receive, send)
             if is_double and isinstance(payload.get("data"), list) and len(payload["data"]) == 2:
                 # Two values over raw HTTP: Gradio would call double with a missing argument and answer
                 # {"error": null}; fill in the default beam width, as gradio_client does.
@@ -113,8 +124,19 @@ class RequestGuard:
                 body = json.dumps(payload).encode()
                 scope = _with_length(scope, len(body))
             if call or payload.get("session_hash"):
-                send = _busy_on_503(scope, receive, send, blocks, payload.get("session_hash"))
+                send = _busy_on_503(scope, receive, send, refuse)
         return await self.app(scope, _replay(body, receive), send)
+
+    async def _refuse(self, blocks, call: bool, session_hash: str | None, message: str) -> dict:
+        """Refuse a /double request, answering its POST with an event id: a raw /call's stream is then the
+        guard's to answer; a join's message goes on the caller's session stream, through Gradio's queue."""
+        if not call:
+            return await _fail_as_event(blocks, session_hash, message)
+        event_id = uuid.uuid4().hex
+        self._refused[event_id] = f"event: error\ndata: {json.dumps(_error_output(message))}\n\n".encode()
+        while len(self._refused) > REFUSED_STREAMS_KEPT:
+            self._refused.popitem(last=False)
+        return {"event_id": event_id}
 
     def _double_fn(self, blocks) -> int | None:
         if self._double_id is None:
@@ -169,13 +191,17 @@ async def _fail_as_event(blocks, session_hash: str | None, message: str) -> dict
         if session_hash not in queue.pending_messages_per_session:
             queue.pending_messages_per_session[session_hash] = asyncio.Queue()
         queue.pending_event_ids_session.setdefault(session_hash, set()).add(event_id)
-    error = {"error": message, "duration": None, "visible": True, "title": "Error"}
     queue.pending_messages_per_session[session_hash].put_nowait(
-        ProcessCompletedMessage(output=error, success=False, event_id=event_id))
+        ProcessCompletedMessage(output=_error_output(message), success=False, event_id=event_id))
     return {"event_id": event_id}
 
 
-def _busy_on_503(scope, receive, send, blocks, session_hash: str | None):
+def _error_output(message: str) -> dict:
+    """A failed event's output, as Gradio makes it for a gr.Error."""
+    return {"error": message, "duration": None, "visible": True, "title": "Error"}
+
+
+def _busy_on_503(scope, receive, send, refuse):
     """Requests that passed the bound together can still fill the queue before Gradio pushes them; its own
     answer is a bare 503 ("Queue is full"), so turn that into the same "busy" event as the guard's."""
     refused = False
@@ -185,8 +211,7 @@ def _busy_on_503(scope, receive, send, blocks, session_hash: str | None):
         if message["type"] == "http.response.start" and message["status"] == 503:
             refused = True
         elif refused and message["type"] == "http.response.body" and not message.get("more_body"):
-            answer = await _fail_as_event(blocks, session_hash, BUSY)
-            await JSONResponse(answer)(scope, receive, send)
+            await JSONResponse(await refuse(BUSY))(scope, receive, send)
         elif not refused:
             await send(message)
 

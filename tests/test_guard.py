@@ -1,6 +1,7 @@
 """The HTTP guard on a real server: bad input refused before it waits, "busy" past the queue bound, no uploads,
 and API calls that leave no session state behind."""
 
+import http.client
 import json
 import threading
 import time
@@ -100,3 +101,29 @@ def test_api_calls_leave_no_session_state(server_url, app_module):
     while (event_id in sessions or client.session_hash in sessions) and time.time() < deadline:
         time.sleep(0.05)
     assert event == "complete" and event_id not in sessions and client.session_hash not in sessions
+
+
+def test_a_refused_raw_call_never_enters_gradios_queue_and_unread_refusals_are_bounded(server_url, app_module):
+    """The guard answers a refused /call's stream itself: Gradio's pending messages do not grow with refusals,
+    the stream is Gradio's own format (checked by `call`), and refusals nobody reads are dropped past a bound."""
+    from s2s import guard
+
+    queue = app_module.demo._queue
+    before = len(queue.pending_messages_per_session)
+    for _ in range(5):
+        event, data, event_id = call(server_url, ["", 5])
+        assert event == "error" and "no sentences given" in data["error"]
+        assert event_id not in queue.pending_messages_per_session
+    unread = [post(server_url, "/gradio_api/call/double", {"data": ["", 5]})["event_id"]
+              for _ in range(guard.REFUSED_STREAMS_KEPT + 5)]
+    assert len(queue.pending_messages_per_session) == before
+    event, data, _ = call(server_url, ["x", 99])  # the newest refusals are still answered
+    assert event == "error" and "top_k" in data["error"]
+    with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{unread[-1]}", timeout=30) as stream:
+        assert b"no sentences given" in stream.read()
+    try:  # the oldest unread refusal was dropped: its id is unknown now (Gradio cuts such a stream short)
+        with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{unread[0]}", timeout=30) as stream:
+            body = stream.read()
+    except (OSError, http.client.HTTPException):
+        body = b""
+    assert b"no sentences given" not in body
