@@ -32,6 +32,7 @@ from pathlib import Path
 from .limits import BUSY
 
 ROOT = Path(__file__).resolve().parent.parent
+BUSY_WAIT_S = 5  # "busy" comes at once (p95 0.17 s measured); silence this long means the request was let in
 WORDS = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "TF", "Aww"]
 
 
@@ -121,13 +122,14 @@ def probe(url: str, stop: threading.Event, out: list[float]) -> None:
         stop.wait(0.2)
 
 
-def raw_double(url: str, data: list) -> bytes:
-    """/double over raw HTTP, as the guard and Gradio answer it: POST, then the event's whole stream."""
+def raw_double(url: str, data: list, wait: float = 300) -> bytes:
+    """/double over raw HTTP, as the guard and Gradio answer it: POST, then the event's whole stream (TimeoutError
+    when it has not ended after `wait` seconds)."""
     post = urllib.request.Request(url + "gradio_api/call/double", data=json.dumps({"data": data}).encode(),
                                   headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(post, timeout=30) as answer:
         event = json.loads(answer.read())["event_id"]
-    with urllib.request.urlopen(f"{url}gradio_api/call/double/{event}", timeout=300) as stream:
+    with urllib.request.urlopen(f"{url}gradio_api/call/double/{event}", timeout=wait) as stream:
         return stream.read()
 
 
@@ -145,14 +147,15 @@ def probe_refusal(url: str, stop: threading.Event, out: list[float]) -> None:
 
 
 def probe_busy(url: str, stop: threading.Event, out: list[float]) -> None:
-    """A good one-line request: the seconds to each "busy" answer, which comes only while the queue is full (a
-    request let in is served, and only delays the next probe)."""
+    """A good one-line request: the seconds to each "busy" answer, which comes only while the queue is full. A
+    request let in says nothing for BUSY_WAIT_S (it waits its turn): the probe then hangs up and tries again, so
+    that it keeps probing while the queue stays full (a busy answer later than that would go uncounted)."""
     while not stop.is_set():
         started = time.perf_counter()
         try:
-            if BUSY.encode() in raw_double(url, ["busy probe", 1]):
+            if BUSY.encode() in raw_double(url, ["busy probe", 1], wait=BUSY_WAIT_S):
                 out.append(time.perf_counter() - started)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError):  # TimeoutError: let in
             pass
         stop.wait(0.2)
 
