@@ -23,7 +23,7 @@ def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
 
 
 def test_the_matmul_reference_has_as_many_rows_as_the_decoders_batch():
-    from s2s.bench import decoder_rows
+    from s2s.yardstick import decoder_rows
     from s2s.doubler import DoubleResult
     from s2s.limits import DEFAULT_BATCH_SIZE
 
