@@ -32,7 +32,7 @@ from pathlib import Path
 from .limits import BUSY
 
 ROOT = Path(__file__).resolve().parent.parent
-BUSY_WAIT_S = 5  # "busy" comes at once (p95 0.17 s measured); silence this long means the request was let in
+BUSY_WAIT_S = 5  # "busy" comes at once (p50 35 ms, p95 1.1 s with 200 users); this long a silence: let in
 WORDS = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "TF", "Aww"]
 
 

@@ -1,11 +1,8 @@
 """A real `python app.py` answers many raw API calls without its memory growing with them."""
 
-import json
-import urllib.request
-
 import pytest
 
-from s2s.loadtest import launched_app, rss_mb
+from s2s.loadtest import launched_app, raw_double, rss_mb
 
 pytestmark = pytest.mark.slow  # starts a server and sends it a few thousand sentences
 
@@ -13,12 +10,7 @@ HEAVY = "\n".join(f"I love CUDA number {i} and my name is Sunil" for i in range(
 
 
 def raw_call(url: str, text: str) -> str:
-    request = urllib.request.Request(url + "gradio_api/call/double", data=json.dumps({"data": [text, 10]}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        event_id = json.loads(answer.read())["event_id"]
-    with urllib.request.urlopen(f"{url}gradio_api/call/double/{event_id}", timeout=300) as stream:
-        return stream.read().decode()
+    return raw_double(url, [text, 10]).decode()
 
 
 def test_rss_stays_flat_over_repeated_raw_calls():
