@@ -186,12 +186,15 @@ def _src(tok, sentences):
     return batch.src, batch.lengths
 
 
-@pytest.mark.parametrize("beam_width", [1, 2, 3])
-def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokenizer, beam_width):
-    # The reference keeps every row in the batch to the end and takes a full log-softmax each step.
+@pytest.mark.parametrize("beam_width, layers", [(1, 1), (2, 1), (3, 1), (1, 2), (2, 2)])
+def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokenizer, beam_width, layers):
+    # The reference keeps every row in the batch to the end, takes a full log-softmax each step, and steps
+    # nn.GRU itself, where a one-layer model's search steps a cell of its own (two layers: nn.GRU too).
     from reference_decoding import reference_generate
 
     model, tok = model_and_tokenizer
+    if layers > 1:
+        model = tiny_model(tok, seed=5, layers=layers)
     sentences = SENTENCES + ["a", "dog is my name", "I"]
     src, lengths = _src(tok, sentences)
     fast = model.generate(src, lengths, top_k=4, beam_width=beam_width)
