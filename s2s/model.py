@@ -13,6 +13,7 @@ from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
 from safetensors.torch import load_file, save_file
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from . import gru_cell
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 
@@ -206,7 +207,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
-            if weights:  # one layer: the cell of the greedy loop, 6% faster than a one-step nn.GRU at 256 rows
+            if weights is not None:  # one layer: the greedy loop's cell, not a one-step nn.GRU call (8% faster)
                 new_hidden, logits = self._decoder_step(token.view(-1), hidden[0], weights)  # (n*W, H), (n*W, V')
                 new_hidden = new_hidden[None]
             else:
@@ -268,10 +269,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
     def _greedy(self, src: torch.Tensor, lengths: torch.Tensor, k: int) -> Generation:
         """Beam search at width 1, with the search taken out: each step is a GRU cell, the output layer, a
         top-k and a log-normaliser, and the records go straight into the result (nothing to backtrack).
-        The same tokens as the search at width 1, and probabilities within float rounding (the cell computes
-        PyTorch's GRU in another order: two matmuls and four elementwise operations instead of a one-step
-        `nn.GRU` call, which on a CPU costs several times more). Batched greedy, 64 x 26 words: 120 -> 80 -> 61 ms
-        over two sessions (s2s.bench, README)."""
+        The same tokens and probabilities as the search at width 1, which steps the same cell (`gru_cell`).
+        Batched greedy, 64 x 26 words: 120 -> 80 -> 61 -> 56 ms over three sessions (s2s.bench, README)."""
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
         weights = self._step_weights()
@@ -314,20 +313,11 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             start = end
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
 
-    def _decoder_step(self, token: torch.Tensor, hidden: torch.Tensor, weights: tuple[torch.Tensor, ...]
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of a one-layer decoder, as a GRU cell: (n,) previous words and (n, H) states -> the new
-        states and the (n, V') logits, the same as `decoder` and the tied output layer within float rounding.
-
-        PyTorch's gate order is r, z, n. The gates' input part is a row of a table, the input being a word's
-        embedding; the r and z part is the bias of their hidden matmul, so that sum is the matmul's own
-        accumulation; then four elementwise operations."""
-        gates_in, w_hh_rz, w_hh_n, b_hh_n, proj_weight, proj_bias, out_weight = weights
-        h = self.config.hidden_size
-        gi = gates_in.index_select(0, token)  # (n, 3H), both r/z biases in its first 2H
-        r, z = torch.addmm(gi[:, :2 * h], hidden, w_hh_rz).sigmoid_().chunk(2, dim=1)
-        n = torch.addcmul(gi[:, 2 * h:], r, torch.addmm(b_hh_n, hidden, w_hh_n)).tanh_()
-        hidden = torch.lerp(n, hidden, z)  # (1 - z) * n + z * h
+    def _decoder_step(self, token: torch.Tensor, hidden: torch.Tensor, weights: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step of a one-layer decoder: (n,) previous words and (n, H) states -> the new states and the
+        (n, V') logits, the same as `decoder` and the tied output layer within float rounding."""
+        cell, proj_weight, proj_bias, out_weight = weights
+        hidden = gru_cell.step(cell, token, hidden)
         return hidden, F.linear(F.linear(hidden, proj_weight, proj_bias), out_weight)
 
     def _kept_until_changed(self, name: str, sources: tuple[torch.Tensor, ...], build):
@@ -340,27 +330,18 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             kept[name] = (key, build())
         return kept[name][1]
 
-    def _step_weights(self) -> tuple[torch.Tensor, ...]:
-        """The decoder's weights laid out for `_decoder_step`.
-
-        The GRU: the input part of its gates for every word of the vocabulary, a (V, 3H) table (the input is
-        an embedding, so a step looks its rows up instead of an embedding lookup and a (n, E) x (E, 3H) matmul:
-        75 us a step at 128 rows, for 31 MB), with the hidden r/z biases added to the input ones; and the
-        hidden weights transposed and split into the r/z part and the n part (the n gate's hidden bias stays
-        apart: the reset gate multiplies it). The output layer: its bias rides in the matmul, the projection
-        gaining a constant-1 feature and the tied output layer a bias column, so the (n, V') logits are
-        written once."""
-        rnn, proj, h = self.decoder.rnn, self.decoder.proj, self.config.hidden_size
+    def _step_weights(self) -> tuple:
+        """The decoder's weights laid out for `_decoder_step`: its GRU's for `gru_cell`; the output layer with
+        its bias riding in the matmul, the projection gaining a constant-1 feature and the tied output layer a
+        bias column, so the (n, V') logits are written once."""
+        rnn, proj = self.decoder.rnn, self.decoder.proj
         sources = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, proj.weight, proj.bias,
                    self.embedding.weight, self.out_bias)
 
         def build():
-            w_ih, w_hh, b_ih, b_hh = (t.detach() for t in sources[:4])
             out_weight, out_bias = self._output_layer_in_chunks()
-            gates_in = F.linear(self.embedding.weight.detach(), w_ih, torch.cat([b_ih[:2 * h] + b_hh[:2 * h], b_ih[2 * h:]]))
             return (
-                gates_in,  # (V, 3H)
-                w_hh[:2 * h].t().contiguous(), w_hh[2 * h:].t().contiguous(), b_hh[2 * h:],
+                gru_cell.CellWeights.of(rnn, self.embedding.weight),
                 F.pad(proj.weight.detach(), (0, 0, 0, 1)),  # (E+1, H), last row 0
                 F.pad(proj.bias.detach(), (0, 1), value=1.0),  # (E+1,), last 1
                 torch.cat([out_weight, out_bias[:, None]], dim=1).detach(),  # (V', E+1)
