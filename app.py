@@ -20,7 +20,7 @@ from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_C
 from s2s.plain_json import plain_json
 from s2s.reliability import grid, load_evaluation
 
-heap.give_memory_back()  # large blocks go back to the system when freed: RSS stays near what sessions hold
+heap.give_memory_back()  # free memory goes back to the system 4 times a second: RSS stays near what sessions hold
 # Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else weights/.
 wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(*configured_model())
 # Concurrent users' requests share forward passes; the worker thread starts with the first request.

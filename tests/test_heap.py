@@ -10,6 +10,35 @@ def test_glibc_accepts_the_servers_malloc_settings():
     assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
 
 
+def test_free_memory_inside_the_heap_goes_back_to_the_system_within_a_trim():
+    """Blocks freed between live ones cannot be returned by free() itself (only the heap's top can); the server's
+    trimming thread hands them back: the RSS falls by most of what was freed within two trim periods."""
+    code = """
+import ctypes, time
+from s2s import heap
+assert heap.give_memory_back()
+rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
+libc = ctypes.CDLL(None)
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.free(libc.malloc(8 << 20))  # a freed mapped block raises glibc's mmap threshold: 1 MiB blocks now come from the heap
+blocks = [libc.malloc(1 << 20) for _ in range(200)]
+for b in blocks:
+    ctypes.memset(b, 1, 1 << 20)  # touched: resident
+before = rss()
+for b in blocks[::2]:
+    libc.free(b)  # holes between live blocks
+freed_at = rss()
+time.sleep(2.5 * heap.TRIM_EVERY_S)
+print(before, freed_at, rss())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    before, freed_at, later = map(int, done.stdout.split())
+    assert freed_at > before - 30, "free() alone gave the holes back: the test no longer shows the trimmer's work"
+    assert later < freed_at - 70, (before, freed_at, later)
+
+
 def test_start_up_objects_leave_the_collectors_sight_and_collections_come_less_often():
     """After the call, a full collection walks only what was made since: start-up's objects are frozen, and a
     cycle made afterwards is still collected (the collector still runs, at the new thresholds)."""
