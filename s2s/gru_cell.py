@@ -2,9 +2,14 @@
 
 PyTorch's gate order is r, z, n. The input of both GRUs is a word's embedding, so the input part of the gates
 is a (V, 3H) table made once, and a step looks up its words' rows instead of an embedding lookup and an
-(n, E) x (E, 3H) matmul (75 us a step at 128 rows; the table is 31 MB at the shipped size). The r and z gates'
-hidden bias is added into the table, so their sum is the hidden matmul's own accumulation; the n gate's hidden
-bias stays apart, as the reset gate multiplies it. Then four elementwise operations.
+(n, E) x (E, 3H) matmul. The r and z gates' hidden bias is added into the table, so their sum is the hidden
+matmul's own accumulation; the n gate's hidden bias stays apart, as the reset gate multiplies it. Then four
+elementwise operations.
+
+The table against the embedding and matmul, in one process, three rounds alternating (2026-12-01): 64 x 26 words
+3-4% faster greedy and 2-4% at beam width 2; one sentence at a time 14% and 9%; 31 MB at the shipped size. Alone
+the lookup takes 10-45 us where the matmul took 76 at 128 rows; in the loop its rows, read at random from the
+table, push some of the hidden weights out of the cache, and part of that gain goes.
 """
 
 from __future__ import annotations
