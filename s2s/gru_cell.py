@@ -1,6 +1,6 @@
 """A one-layer GRU stepped by hand for decoding: nn.GRU's states within float rounding, in fewer operations.
 
-PyTorch's gate order is r, z, n. The input of both GRUs is a word's embedding, so the input part of the gates
+PyTorch's gate order is r, z, n. The decoder's input is a word's embedding, so the input part of its gates
 is a (V, 3H) table made once, and a step looks up its words' rows instead of an embedding lookup and an
 (n, E) x (E, 3H) matmul. The r and z gates' hidden bias is added into the table, so their sum is the hidden
 matmul's own accumulation; the n gate's hidden bias stays apart, as the reset gate multiplies it. Then four

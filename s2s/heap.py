@@ -33,6 +33,7 @@ import time
 M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 ARENAS = 2
 TRIM_EVERY_S = 0.25
+TRIMMER = "malloc-trim"  # the trimming thread's name
 # gc.set_threshold: Python's default (700, 10, 10) collects the youngest generation every 700 net allocations.
 # One 32-sentence answer is ~10,000 new dicts and lists, nearly all freed by reference counting: the youngest
 # generation is collected every 20,000 net allocations instead of 700; the older ones as often as by default,
@@ -54,7 +55,8 @@ def give_memory_back() -> bool:
     malloc_trim.argtypes, malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     if mallopt(M_ARENA_MAX, ARENAS) != 1:
         return False
-    threading.Thread(target=_trim_forever, args=(malloc_trim,), name="malloc-trim", daemon=True).start()
+    if not any(t.name == TRIMMER for t in threading.enumerate()):  # one trimming thread however often called
+        threading.Thread(target=_trim_forever, args=(malloc_trim,), name=TRIMMER, daemon=True).start()
     return True
 
 
