@@ -202,8 +202,9 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
-        out_weight, out_bias = self._output_layer_in_chunks()  # (V', E), (V',)
+        # One layer: the greedy loop's cell, with the output layer inside its weights; more: nn.GRU, then this.
         weights = self._step_weights() if self.config.num_layers == 1 else None
+        out_weight, out_bias = self._output_layer_in_chunks() if weights is None else (None, None)  # (V', E), (V',)
         history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
