@@ -40,6 +40,7 @@ from .limits import BUSY
 ROOT = Path(__file__).resolve().parent.parent
 USERS_NICE = 19  # the users' CPU priority (nice): the lowest, below the server's and the probers'
 FLOOD_RETRY_S = 0.2  # a flooding sender told "busy" waits this long, as a client asked to "try again in a moment"
+BUSY_PROBERS = 3  # a let-in probe waits BUSY_WAIT_S before it probes again: three of them hear "busy" more often
 BUSY_WAIT_S = 5  # "busy" comes at once (p50 35 ms, p95 1.1 s with 200 users); this long a silence: let in
 WORDS = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "TF", "Aww"]
 
@@ -125,7 +126,7 @@ def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: 
 
 def flood(url: str, stop: threading.Event, text: str, out: Counter, nice: int = USERS_NICE) -> None:
     """A raw-HTTP sender that keeps one good request in the server until `stop`: POST, then read its stream to the
-    end without parsing it; told "busy", it tries again after FLOOD_RETRY_S, as the message asks. Cheap on the client side, so a few hundred of them fill the queue, which 200 niced
+    end without parsing it; told "busy", it tries again after FLOOD_RETRY_S, as the message asks. Cheap on the client side, so 96 of them (the server's 32 running and 64 queued) fill the queue, which 200 niced
     gradio_client users do not (their parsing waits for the CPU the server is using, so fewer requests are out)."""
     if nice and hasattr(os, "setpriority"):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
@@ -195,7 +196,7 @@ def probers(url: str, stop, results) -> None:
     timings: dict[str, list[float]] = {"info": [], "refusal": [], "busy": []}
     done = threading.Event()
     threads = [threading.Thread(target=target, args=(url, done, timings[name]), daemon=True)
-               for name, target in (("info", probe), ("refusal", probe_refusal), ("busy", probe_busy))]
+               for name, target in (("info", probe), ("refusal", probe_refusal), *[("busy", probe_busy)] * BUSY_PROBERS)]
     for thread in threads:
         thread.start()
     stop.wait()
