@@ -19,6 +19,8 @@ import torch
 from .compare import same_result
 from .data import SentenceSampler, random_text_sentence
 from .doubler import DoubleResult, WordDoubler, split_into_chunks
+from .evaluate import real_text
+from .families import one_word_run
 from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
 from .loss import masked_nll
 from .tokenizer import PAD_ID
@@ -160,6 +162,13 @@ def run_bench(wd: WordDoubler, args) -> dict:
                           all(map(same_result, together, alone))))
     for size in args.sizes:
         batched(f"batched greedy, B = {size}", full[:size], 1)
+    # What visitors type, whose decoder steps differ from random text's: runs of one word, real lines.
+    rng = random.Random(args.seed + 3)
+    runs = [one_word_run(rng, wd.tokenizer, rng.randint(1, args.words)) for _ in range(args.sentences)]
+    lines = rng.sample(real_text(), min(args.sentences, len(real_text())))
+    for family, sentences in (("runs of one word", runs), ("real-text lines", lines)):
+        for width in (1, 2):
+            batched(f"{family}, {len(sentences)} of them, beam width {width}", sentences, width)
     # Mixed lengths: one batch as sent, against the same rows in batches of one length each.
     mixed = random_sentences(wd, args.mixed, 1, args.words, args.seed + 1)
     as_sent = batched(f"mixed 1-{args.words} words, one batch as sent", mixed, 1, lambda: wd.double_batch(mixed, top_k, 1))

@@ -250,6 +250,20 @@ def test_the_in_place_log_normalizer_is_logsumexp():
     assert torch.allclose(log_normalizer_(logits.clone(), logits.amax(dim=-1, keepdim=True)), expected, atol=1e-5)
 
 
+def test_the_log_normalizers_floor_changes_no_bit():
+    """Logits far below their row's max are raised to EXP_FLOOR (a slow path of exp avoids them): the sum,
+    at least 1, cannot hold what that adds, so the result is the unclamped one bit for bit."""
+    from s2s.model import EXP_FLOOR, log_normalizer_
+
+    torch.manual_seed(0)
+    logits = torch.randn(64, 5056) * 60
+    logits[:, 5000:] = float("-inf")
+    top = logits.amax(dim=-1, keepdim=True)
+    assert ((logits - top) < EXP_FLOOR).float().mean() > 0.05  # the floor is reached, often
+    unclamped = (logits - top).exp().sum(dim=-1, keepdim=True).log() + top
+    assert torch.equal(log_normalizer_(logits.clone(), top), unclamped)
+
+
 def test_chunked_topk_equals_topk_on_a_padded_vocabulary():
     from s2s.model import TOPK_CHUNK, chunked_topk
 
