@@ -15,7 +15,7 @@ the probers' latencies and the server's RSS before and after (for a local server
 The users stand in for visitors on other machines, but here they share the server's CPU: their client threads
 run at the lowest CPU priority (nice 19, `--users-nice`), so that the server and the probers get the CPU first,
 as they would if the users were elsewhere. At the same priority the probers time the users' own work: the
-64-user test's bad request was refused in p95 0.12-0.19 s that way, 0.012-0.020 s with the users niced, and the
+64-user test's bad request was refused in p95 0.12-0.18 s that way, 0.013-0.034 s with the users niced, and the
 refusals are the server's, on its event loop, either way (2026-12-01; README, Queue and latency).
 """
 
@@ -90,15 +90,19 @@ def percentile(values: list[float], share: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def lower_priority(nice: int) -> None:
+    """This thread, and the threads it starts from now on, at CPU priority `nice` (Linux: a thread's own)."""
+    if nice and hasattr(os, "setpriority"):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
 def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: int, out: dict,
          nice: int = USERS_NICE) -> None:
     """One visitor: `requests` calls of `sentences` lines, each line tagged "name-request-line". Its thread runs
     at CPU priority `nice`, and so do the threads its client starts (Linux: a thread's own, inherited)."""
     from gradio_client import Client
 
-    if nice and hasattr(os, "setpriority"):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-
+    lower_priority(nice)
     try:
         client = Client(url, verbose=False)
     except Exception as error:  # the server refused even the connection
@@ -126,10 +130,10 @@ def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: 
 
 def flood(url: str, stop: threading.Event, text: str, out: Counter, nice: int = USERS_NICE) -> None:
     """A raw-HTTP sender that keeps one good request in the server until `stop`: POST, then read its stream to the
-    end without parsing it; told "busy", it tries again after FLOOD_RETRY_S, as the message asks. Cheap on the client side, so 96 of them (the server's 32 running and 64 queued) fill the queue, which 200 niced
+    end without parsing it; told "busy", it tries again after FLOOD_RETRY_S, as the message asks. Cheap on the
+    client side, so 96 of them (the server's 32 running and 64 queued) fill the queue, which 200 niced
     gradio_client users do not (their parsing waits for the CPU the server is using, so fewer requests are out)."""
-    if nice and hasattr(os, "setpriority"):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    lower_priority(nice)
     while not stop.is_set():
         try:
             stream = raw_double(url, [text, 1])

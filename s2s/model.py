@@ -87,7 +87,7 @@ def chunked_topk(logits: torch.Tensor, k: int, chunk: int = TOPK_CHUNK) -> tuple
     return values, best.gather(1, position // chunk) * chunk + position % chunk
 
 
-# The vectorized exp of this torch build (MKL's) takes a slow path for a value below a float's smallest normal
+# The vectorized exp of this torch build takes a slow path for a value below a float's smallest normal
 # result, e^-87.3: 100x slower per element (10.8 ms against 0.09 for (128, 5056) such values). Below their row's
 # max, a decoder's far-off logits and the -inf padding are such values, so they are first raised to this floor.
 EXP_FLOOR = -87.0
