@@ -165,7 +165,8 @@ def run_bench(wd: WordDoubler, args) -> dict:
     # What visitors type, whose decoder steps differ from random text's: runs of one word, real lines.
     rng = random.Random(args.seed + 3)
     runs = [one_word_run(rng, wd.tokenizer, rng.randint(1, args.words)) for _ in range(args.sentences)]
-    lines = rng.sample(real_text(), min(args.sentences, len(real_text())))
+    texts = real_text()
+    lines = rng.sample(texts, min(args.sentences, len(texts)))
     for family, sentences in (("runs of one word", runs), ("real-text lines", lines)):
         for width in (1, 2):
             batched(f"{family}, {len(sentences)} of them, beam width {width}", sentences, width)

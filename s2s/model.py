@@ -215,18 +215,11 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
-        # One layer: the greedy loop's cell, with the output layer inside its weights; more: nn.GRU, then this.
-        weights = self._step_weights() if self.config.num_layers == 1 else None
-        out_weight, out_bias = self._output_layer_in_chunks() if weights is None else (None, None)  # (V', E), (V',)
+        step = self._search_step()
         history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
-            if weights is not None:  # one layer: the greedy loop's cell, not a one-step nn.GRU call (8% faster)
-                new_hidden, logits = self._decoder_step(token.view(-1), hidden[0], weights)  # (n*W, H), (n*W, V')
-                new_hidden = new_hidden[None]
-            else:
-                features, new_hidden = self.decoder(self.embedding(token.view(-1, 1)), hidden)  # (n*W, 1, E)
-                logits = F.linear(features[:, 0], out_weight, out_bias)  # (n*W, V')
+            new_hidden, logits = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, V')
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
@@ -326,6 +319,24 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             top_probs[span_rows, start:end] = torch.stack(span_probs, dim=1)
             start = end
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
+
+    def _search_step(self):
+        """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the (n, V')
+        logits. One layer: the greedy loop's cell, with the output layer inside its weights (8% faster than a
+        one-step nn.GRU call); more layers: nn.GRU, then the output layer."""
+        if self.config.num_layers == 1:
+            weights = self._step_weights()
+
+            def cell_step(token, hidden):
+                new_hidden, logits = self._decoder_step(token, hidden[0], weights)
+                return new_hidden[None], logits
+            return cell_step
+        out_weight, out_bias = self._output_layer_in_chunks()  # (V', E), (V',)
+
+        def gru_step(token, hidden):
+            features, new_hidden = self.decoder(self.embedding(token[:, None]), hidden)  # (n, 1, E)
+            return new_hidden, F.linear(features[:, 0], out_weight, out_bias)
+        return gru_step
 
     def _decoder_step(self, token: torch.Tensor, hidden: torch.Tensor, weights: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of a one-layer decoder: (n,) previous words and (n, H) states -> the new states and the
