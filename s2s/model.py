@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from . import gru_cell
+from .ranking import TOPK_CHUNK, ranked_log_probs
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 
@@ -63,48 +64,6 @@ class BeamStep:
     top_ids: torch.Tensor  # (n, W, k)
     top_probs: torch.Tensor  # (n, W, k)
     score: torch.Tensor | None = None  # (n, W) log-probability of each beam's words so far; kept on request
-
-
-# The decoder's top-k over the vocabulary runs in two stages: the k chunks of this many ids with the
-# highest maxima, then the k best ids among those chunks' (the k best ids lie in the k best chunks).
-# One max-reduction of the logits instead of a partial sort of every row: several times faster on a CPU.
-TOPK_CHUNK = 64
-
-
-def chunked_topk(logits: torch.Tensor, k: int, chunk: int = TOPK_CHUNK) -> tuple[torch.Tensor, torch.Tensor]:
-    """logits (N, V') with V' a multiple of `chunk` (pad with -inf) -> the same (values, ids) as logits.topk(k)."""
-    n, width = logits.shape
-    if k * chunk >= width or width % chunk:
-        return logits.topk(k, dim=-1)
-    blocks = logits.view(n, -1, chunk)  # (N, V'/chunk, chunk)
-    if k == 1:  # greedy at top_k 1: the best chunk, then its best id (50 us at (64, 5056), where max with ids is 68)
-        values, best = blocks.amax(dim=-1).max(dim=-1, keepdim=True)  # (N, 1)
-        within = blocks.gather(1, best[..., None].expand(-1, -1, chunk))[:, 0].argmax(dim=-1, keepdim=True)
-        return values, best * chunk + within
-    best = blocks.amax(dim=-1).topk(k, dim=-1).indices  # (N, k) chunks
-    candidates = blocks.gather(1, best[..., None].expand(-1, -1, chunk)).view(n, -1)  # (N, k*chunk)
-    values, position = candidates.topk(k, dim=-1)
-    return values, best.gather(1, position // chunk) * chunk + position % chunk
-
-
-# The vectorized exp of this torch build takes a slow path for a value below a float's smallest normal
-# result, e^-87.3: 100x slower per element (10.8 ms against 0.09 for (128, 5056) such values). Below their row's
-# max, a decoder's far-off logits and the -inf padding are such values, so they are first raised to this floor.
-EXP_FLOOR = -87.0
-
-
-def log_normalizer_(logits: torch.Tensor, max_logit: torch.Tensor) -> torch.Tensor:
-    """log(sum(exp(logits))) per row, given each row's max (N, 1), as logsumexp computes it, but in place: the
-    logits are consumed. Three passes over (N, V) and no allocation of its size, where logsumexp makes four and
-    allocates twice; at a decoder step that is a third of the work outside the GRU.
-
-    Shifted logits below EXP_FLOOR are raised to it: each then adds e^-87 (1.6e-38) instead of less, and the
-    sum, at least 1 (the max's own term), cannot hold either (a test checks it bit for bit). The clamp's pass
-    costs ~30 us at (128, 5056). `python -m s2s.bench`, two runs each way (2026-12-01): 64 runs of one word,
-    where 12% of the shifted logits fall below the floor, 68 -> 45 ms greedy and 121-125 -> 74-76 ms at beam
-    width 2; 64 real-text lines 46-47 -> 42-44 and 78-79 -> 71-72 ms; random text (0.5% below) the same within
-    noise."""
-    return logits.sub_(max_logit).clamp_(min=EXP_FLOOR).exp_().sum(dim=-1, keepdim=True).log_().add_(max_logit)
 
 
 def reverse_padded(src: torch.Tensor, lengths: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -223,8 +182,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
-            top_logits, top_ids = chunked_topk(logits, max(per_beam, k))
-            top_log_probs = top_logits - log_normalizer_(logits, top_logits[:, :1])
+            top_log_probs, top_ids = ranked_log_probs(logits, max(per_beam, k))
             top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
             top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
@@ -292,8 +250,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
         for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
             hidden, logits = self._decoder_step(token, hidden, weights)  # (n, H), (n, V')
-            best_logits, best_ids = chunked_topk(logits, k)
-            best_log_probs = best_logits - log_normalizer_(logits, best_logits[:, :1])  # (n, k)
+            best_log_probs, best_ids = ranked_log_probs(logits, k)  # (n, k)
             token = best_ids[:, 0]
             if not spans or spans[-1][0] is not rows:
                 spans.append((rows, [], []))
