@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import native_ranking
+from . import native
 from .compare import same_result
 from .data import SentenceSampler, random_text_sentence
 from .doubler import DoubleResult, WordDoubler, split_into_chunks
@@ -258,8 +258,8 @@ def main(argv=None) -> dict:
     wd = WordDoubler.from_pretrained(args.model, revision=args.revision, device=args.device)
     started = time.strftime("%Y-%m-%d %H:%M")
     report = {"machine": machine(wd.device), "date": started, "model": wd.source, "device": str(wd.device),
-              "ranking": native_ranking.status(), "command": "python -m s2s.bench " + " ".join(sys.argv[1:] if argv is None else argv), **run_bench(wd, args)}
-    print(f"{report['machine']}, {report['date']}, model {report['model']} on {report['device']}; ranking: {report['ranking']}")
+              "kernels": native.status(), "command": "python -m s2s.bench " + " ".join(sys.argv[1:] if argv is None else argv), **run_bench(wd, args)}
+    print(f"{report['machine']}, {report['date']}, model {report['model']} on {report['device']}; kernels: {report['kernels']}")
     print(f"{'case':<66} {'ms':>9} {'sent/s':>9} {'GFLOP/s':>8} {'matmul':>8} {'share':>6}  same")
     for c in report["cases"]:
         same = "" if c["identical"] is None else ("yes" if c["identical"] else "NO")

@@ -20,11 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import native
+
 
 @dataclass(frozen=True)
 class CellWeights:
     gates_in: torch.Tensor  # (V, 3H): each word's embedding through the input weights, with the r/z biases
-    w_hh_rz: torch.Tensor  # (H, 2H): the hidden weights of r and z, transposed
+    w_hh: torch.Tensor  # (H, 3H): the hidden weights, transposed
+    w_hh_rz: torch.Tensor  # (H, 2H): those of r and z
     w_hh_n: torch.Tensor  # (H, H): those of n
     b_hh_n: torch.Tensor  # (H,)
 
@@ -34,14 +37,39 @@ class CellWeights:
         h = rnn.hidden_size
         w_ih, w_hh, b_ih, b_hh = (t.detach() for t in (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0))
         gates_in = F.linear(embedding.detach(), w_ih, torch.cat([b_ih[:2 * h] + b_hh[:2 * h], b_ih[2 * h:]]))
-        return cls(gates_in, w_hh[:2 * h].t().contiguous(), w_hh[2 * h:].t().contiguous(), b_hh[2 * h:])
+        return cls(gates_in, w_hh.t().contiguous(), w_hh[:2 * h].t().contiguous(), w_hh[2 * h:].t().contiguous(),
+                   b_hh[2 * h:].contiguous())
 
 
 def step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
     """(n,) word ids and (n, H) states -> the (n, H) states after reading those words."""
+    if native.usable(hidden, words, weights.gates_in):  # a matmul, then the gates in one pass (kernels.c)
+        hidden, words = hidden.contiguous(), words.contiguous()
+        hidden_gates = hidden @ weights.w_hh  # (n, 3H)
+        out = torch.empty_like(hidden)
+        native.library().gru_cell(weights.gates_in.data_ptr(), words.data_ptr(), hidden.data_ptr(),
+                                  hidden_gates.data_ptr(), weights.b_hh_n.data_ptr(), *hidden.shape,
+                                  torch.get_num_threads(), out.data_ptr())
+        return out
     h = hidden.size(1)
     gi = weights.gates_in.index_select(0, words)  # (n, 3H)
     r, z = torch.addmm(gi[:, :2 * h], hidden, weights.w_hh_rz).sigmoid_().chunk(2, dim=1)
     n = torch.addcmul(gi[:, 2 * h:], r, torch.addmm(weights.b_hh_n, hidden, weights.w_hh_n)).tanh_()
     return torch.lerp(n, hidden, z)  # (1 - z) * n + z * h
 
+
+
+def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch.Tensor:
+    """The encoder's loop, where the native cell runs: (T, B) words, rows sorted longest first, `reading[t]` the
+    rows still reading at step t (a prefix) -> the (B, H) states after each row's own last word. The matmul
+    writes into one buffer and the cell into the states, so a step is two calls (a short sentence's encoder is
+    mostly this loop's own overhead)."""
+    words = words.contiguous()
+    batch, size = words.size(1), weights.b_hh_n.numel()
+    hidden, hidden_gates = torch.zeros(batch, size), torch.empty(batch, 3 * size)
+    cell, threads = native.library().gru_cell, torch.get_num_threads()
+    table, bias, states, gates = (t.data_ptr() for t in (weights.gates_in, weights.b_hh_n, hidden, hidden_gates))
+    for t, n in enumerate(reading):
+        torch.mm(hidden[:n], weights.w_hh, out=hidden_gates[:n])
+        cell(table, words[t].data_ptr(), states, gates, bias, n, size, threads, states)
+    return hidden

@@ -1,10 +1,10 @@
 """The decoder's ranking step: each row's k best words and their log-probabilities, without a (N, V) log-softmax.
 
 Ranking logits ranks log-probabilities, and one log-normaliser turns the few kept into them. Two ways give the
-same words and the same probabilities within float rounding: `s2s/ranking.c`, compiled on this machine at first
-use (`native_ranking`), one pass per row for the k best and one for the normaliser; and torch's operations
-(`chunked_topk`, then `log_normalizer_`), where that cannot be built (no C compiler, S2S_NATIVE=0) or the
-logits are not float32 on the CPU.
+same words and the same probabilities within float rounding: `ranked_log_probs` in `s2s/kernels.c`, compiled on
+this machine at first use (`s2s/native.py`), one pass over a row for its k best and one for the normaliser; and
+torch's operations (`chunked_topk`, then `log_normalizer_`), where that cannot be built (no C compiler,
+S2S_NATIVE=0) or the logits are not float32 on the CPU.
 
 Where a greedy step's ranking went at 128 rows of the shipped model, top-k 5 (2026-12-01, in the decoding loop,
 two threads): torch's nine operations 0.50 ms a step (block maxima 0.12, two small `topk`s 0.15, gather and ids
@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import torch
 
-from . import native_ranking
+from . import native
 
 
 def ranked_log_probs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, V') logits, V' a multiple of TOPK_CHUNK padded with -inf -> the (N, k) log-probabilities and ids of each
     row's k best words, best first. torch's way consumes the logits (normalised in place)."""
-    if logits.device.type == "cpu" and logits.dtype == torch.float32 and (native := native_ranking.kernel()):
-        return native(logits, k)
+    if native.usable(logits):
+        logits = logits.contiguous()
+        log_probs, ids = torch.empty(logits.size(0), k), torch.empty(logits.size(0), k, dtype=torch.long)
+        native.library().ranked_log_probs(logits.data_ptr(), *logits.shape, k, torch.get_num_threads(),
+                                          log_probs.data_ptr(), ids.data_ptr())
+        return log_probs, ids
     values, ids = chunked_topk(logits, k)
     return values - log_normalizer_(logits, values[:, :1]), ids
 

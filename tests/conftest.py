@@ -1,4 +1,4 @@
-"""Fixtures for the app: the module (model loaded once), a real server on a free port, a headless Chromium."""
+"""Fixtures: the native kernels; for the app, the module (model loaded once), a real server on a free port, a headless Chromium."""
 
 from __future__ import annotations
 
@@ -12,6 +12,20 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def kernels():
+    """s2s/kernels.c built here (tests that take this fixture run the native way): a machine with a C compiler
+    that cannot build it fails them; one without a compiler skips them (decoding then uses torch's operations)."""
+    import shutil
+
+    from s2s import native
+
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler: decoding uses torch's operations")
+    assert native.library() is not None, native.status()
+    return native.library()
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,26 @@
-/* The decoder's ranking step in one function: each row's k best logits, best first, and their
- * log-probabilities, in two passes over the row where torch needs nine operations (s2s/ranking.py).
+/* Two pieces of a decoder step, each one function over its rows where torch needs several operations:
+ *   ranked_log_probs: each row's k best logits, best first, and their log-probabilities (s2s/ranking.py);
+ *   gru_cell: a GRU cell's gates from the input table and the hidden matmul (s2s/gru_cell.py).
  *
- * Built and loaded by s2s/native_ranking.py (cc -O3 -fopenmp; see there). Rows are independent and each
- * is computed the same way whatever the others and whichever thread takes it, so a sentence gets the same
- * numbers alone as in any batch. OpenMP threads come from the pool torch already runs (the same libgomp).
+ * Built and loaded by s2s/native.py (cc -O3 -fopenmp; see there). Rows are independent and each is computed
+ * the same way whatever the others and whichever thread takes it, so a sentence gets the same numbers alone
+ * as in any batch. OpenMP threads come from the pool torch already runs (the same libgomp).
  */
 #include <math.h>
 #include <stdint.h>
 
 #define EXP_FLOOR -87.0f /* e^-87 is still a normal float: below it exp takes a slow path, and such terms
                             cannot change a sum that is at least 1 (the max's own term) */
+#define EXP_CEILING 88.0f /* e^88 is below the largest float */
 #define BLOCK 64         /* ids per block whose max is taken in the first pass */
 #define PART 256         /* terms summed in float before the row's sum (double) takes them */
 
-/* e^x for x raised to EXP_FLOOR: Cephes' expf (2^n by the exponent bits, e^r by a polynomial for
- * |r| <= ln2/2), written so that the compiler vectorizes it; within 1 ulp of e^x (every float in [-87, 0] checked). */
-static inline float exp_above_floor(float x) {
+/* e^x for x held within [EXP_FLOOR, EXP_CEILING]: Cephes' expf (2^n by the exponent bits, e^r by a polynomial
+ * for |r| <= ln2/2), written so that the compiler vectorizes it; within 1 ulp of e^x (every float in [-87, 0]
+ * checked). */
+static inline float exp_clamped(float x) {
   x = x > EXP_FLOOR ? x : EXP_FLOOR;
+  x = x < EXP_CEILING ? x : EXP_CEILING;
   float n = floorf(x * 1.44269504088896341f + 0.5f);
   float r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
@@ -69,7 +73,7 @@ static void rank_row(const float *restrict row, int64_t vocab, int64_t k, float 
     int64_t end = start + PART < vocab ? start + PART : vocab;
     float part = 0.0f;
     #pragma omp simd reduction(+ : part)
-    for (int64_t i = start; i < end; ++i) part += exp_above_floor(row[i] - max);
+    for (int64_t i = start; i < end; ++i) part += exp_clamped(row[i] - max);
     sum += part;
   }
   float normalizer = (float)((double)max + log(sum));
@@ -81,4 +85,37 @@ void ranked_log_probs(const float *logits, int64_t rows, int64_t vocab, int64_t 
                       float *log_probs, int64_t *ids) {
   #pragma omp parallel for schedule(static) num_threads(threads) if (rows > 1)
   for (int64_t r = 0; r < rows; ++r) rank_row(logits + r * vocab, vocab, k, log_probs + r * k, ids + r * k);
+}
+
+static inline float sigmoid(float x) { return 1.0f / (1.0f + exp_clamped(-x)); }
+
+/* Cephes' tanhf: a polynomial near 0, where 1 - 2 / (e^2x + 1) would lose the digits of a small x. */
+static inline float tanh_of(float x) {
+  float magnitude = fabsf(x), square = x * x;
+  float near_zero = x + x * square * ((((-5.70498872745e-3f * square + 2.06390887954e-2f) * square
+                                        - 5.37397155531e-2f) * square + 1.33314422036e-1f) * square
+                                      - 3.33332819422e-1f);
+  float far = 1.0f - 2.0f / (exp_clamped(2.0f * magnitude) + 1.0f);
+  return magnitude < 0.625f ? near_zero : (x < 0.0f ? -far : far);
+}
+
+/* The states after one GRU step (PyTorch's gate order r, z, n), for rows reading words:
+ *   gates_in (V, 3H): each word's input part of the gates, the r and z gates' hidden biases included;
+ *   hidden_gates (rows, 3H): hidden (rows, H) times the hidden weights, no bias; bias_n (H): the n gate's
+ *   hidden bias, apart because the reset gate multiplies it. out (rows, H) = (1 - z) * n + z * hidden. */
+void gru_cell(const float *gates_in, const int64_t *words, const float *hidden, const float *hidden_gates,
+              const float *bias_n, int64_t rows, int64_t size, int threads, float *out) {
+  #pragma omp parallel for schedule(static) num_threads(threads) if (rows > 1)
+  for (int64_t i = 0; i < rows; ++i) {
+    const float *restrict in = gates_in + words[i] * 3 * size, *restrict h = hidden + i * size;
+    const float *restrict hg = hidden_gates + i * 3 * size;
+    float *restrict o = out + i * size;
+    #pragma omp simd
+    for (int64_t j = 0; j < size; ++j) {
+      float r = sigmoid(in[j] + hg[j]);
+      float z = sigmoid(in[size + j] + hg[size + j]);
+      float n = tanh_of(in[2 * size + j] + r * (hg[2 * size + j] + bias_n[j]));
+      o[j] = n + z * (h[j] - n);
+    }
+  }
 }

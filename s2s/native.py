@@ -1,10 +1,11 @@
-"""`ranking.c` compiled on this machine at first use and called through ctypes; torch's way where it cannot be.
+"""`kernels.c` compiled on this machine at first use and called through ctypes; torch's operations where it cannot be.
 
-A decoder step's ranking (each row's k best words and their log-probabilities) is nine torch operations,
-each a pass over a (rows, vocabulary) tensor or a small sort: 0.50 ms of a 1.9 ms greedy step at 128 rows,
-where the C function takes 0.22 ms (s2s/ranking.py has the figures). It is plain C with OpenMP, built with
-the machine's C compiler into a cache directory once (0.3 s) and reused. Without a compiler (or with
-S2S_NATIVE=0), decoding uses torch's operations: the same words, probabilities within float rounding.
+Two pieces of a decoder step are many small torch operations, each a pass over a (rows, vocabulary) or
+(rows, 3 x hidden) tensor: the ranking (each row's k best words and their log-probabilities, s2s/ranking.py)
+and the GRU cell's gates (s2s/gru_cell.py). kernels.c does each in one function that reads a row once. It is
+plain C with OpenMP, built with this machine's C compiler into a cache directory once (0.1-0.3 s) and reused.
+Without a compiler (or with S2S_NATIVE=0) decoding uses torch's operations: the same words, probabilities
+within float rounding (tests/test_native.py).
 """
 
 from __future__ import annotations
@@ -21,41 +22,35 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("ranking.c")
+SOURCE = Path(__file__).with_name("kernels.c")
+# Each function of kernels.c and its arguments: p a pointer to a tensor's data, n an int64, t a thread count.
+SIGNATURES = {"ranked_log_probs": "pnnntpp", "gru_cell": "pppppnntp"}
 FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC"]
 # This CPU's vector instructions (built where it runs); 512-bit vectors where it has them.
 X86_FLAGS = ["-march=native", "-mprefer-vector-width=512"]
 BUILD_TIMEOUT_S = 120
 
 _lock = threading.Lock()
-_state: dict = {}  # "function" (the loaded C function or None) and "status" (a line for reports)
+_state: dict = {}  # "library" (the loaded kernels or None) and "status" (a line for reports)
 
 
-def kernel():
-    """`ranked_log_probs(logits, k) -> (log_probs, ids)` backed by the C function, or None where it cannot be
-    built (see `status()`). Built on the first call; later calls return the same function."""
+def library():
+    """The compiled kernels (ctypes, argument types set), or None where they cannot be built (see `status()`).
+    Built on the first call; later calls return the same library."""
     with _lock:
-        if "function" not in _state:
-            _state["function"], _state["status"] = _load()
-    function = _state["function"]
-    if function is None:
-        return None
+        if "library" not in _state:
+            _state["library"], _state["status"] = _load()
+    return _state["library"]
 
-    def ranked_log_probs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, V) float32 CPU logits -> (N, k) log-probabilities and ids of each row's k best, best first."""
-        logits = logits.contiguous()
-        rows, vocab = logits.shape
-        log_probs = torch.empty(rows, k)
-        ids = torch.empty(rows, k, dtype=torch.long)
-        function(logits.data_ptr(), rows, vocab, k, torch.get_num_threads(), log_probs.data_ptr(), ids.data_ptr())
-        return log_probs, ids
 
-    return ranked_log_probs
+def usable(*tensors: torch.Tensor) -> bool:
+    """True when the kernels are built and every tensor is float32 or int64 on the CPU: what they take."""
+    return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.int64) for t in tensors) and library() is not None
 
 
 def status() -> str:
-    """How decoding ranks here: the native kernel (and where it came from) or torch's operations, and why."""
-    kernel()
+    """How decoding computes here: the native kernels (and where they came from) or torch's operations, and why."""
+    library()
     return _state["status"]
 
 
@@ -64,18 +59,20 @@ def _load():
         return None, "torch operations (S2S_NATIVE=0)"
     compiler = shutil.which(os.environ.get("CC", "cc"))
     if compiler is None:
-        return None, "torch operations (no C compiler found to build s2s/ranking.c)"
+        return None, "torch operations (no C compiler found to build s2s/kernels.c)"
     flags = FLAGS + (X86_FLAGS if platform.machine() in ("x86_64", "AMD64") else [])
     try:
-        library, built = _build(compiler, flags)
-        function = ctypes.CDLL(str(library)).ranked_log_probs
+        path, built = _build(compiler, flags)
+        loaded = ctypes.CDLL(str(path))
     except (OSError, subprocess.SubprocessError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return None, f"torch operations (building s2s/ranking.c failed: {first_line[:200]})"
-    function.restype = None
-    function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int,
-                         ctypes.c_void_p, ctypes.c_void_p]
-    return function, f"native kernel ({'built' if built else 'cached'} at {library})"
+        return None, f"torch operations (building s2s/kernels.c failed: {first_line[:200]})"
+    pointer, size, threads = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+    for name, arguments in SIGNATURES.items():
+        function = getattr(loaded, name)
+        function.restype = None
+        function.argtypes = [{"p": pointer, "n": size, "t": threads}[a] for a in arguments]
+    return loaded, f"native kernels ({'built' if built else 'cached'} at {path})"
 
 
 def _build(compiler: str, flags: list[str]) -> tuple[Path, bool]:
@@ -83,7 +80,7 @@ def _build(compiler: str, flags: list[str]) -> tuple[Path, bool]:
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
     key = hashlib.sha256("\n".join([SOURCE.read_text(), compiler, version, *flags, _cpu()]).encode()).hexdigest()[:16]
     directory = _cache_directory()
-    library = directory / f"ranking-{key}.so"
+    library = directory / f"kernels-{key}.so"
     if library.exists():
         return library, False
     with tempfile.TemporaryDirectory(dir=directory) as scratch:

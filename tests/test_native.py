@@ -1,0 +1,77 @@
+"""s2s/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding either way."""
+
+import pytest
+import torch
+
+from s2s import gru_cell, native
+from s2s.model import Seq2Seq, Seq2SeqConfig
+
+from helpers import tiny_model, tiny_tokenizer
+
+
+def test_the_kernels_are_built_once_and_reported(kernels):
+    assert native.library() is kernels
+    assert native.status().startswith("native kernels (")
+
+
+@pytest.mark.parametrize("cause, environment", [("S2S_NATIVE=0", {"S2S_NATIVE": "0"}),
+                                                ("no C compiler found", {"CC": "no-such-compiler-here"})])
+def test_without_the_kernels_decoding_uses_torch(monkeypatch, cause, environment):
+    monkeypatch.setattr(native, "_state", {})
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert native.library() is None and not native.usable(torch.zeros(1))
+    assert native.status().startswith("torch operations (") and cause in native.status()
+    tok = tiny_tokenizer()
+    batch = tok.encode_batch(["I love CUDA", "Bob"])
+    assert tiny_model(tok).generate(batch.src, batch.lengths, top_k=3).tokens.shape[0] == 2
+
+
+def test_a_compiler_that_fails_leaves_decoding_to_torch(monkeypatch, tmp_path):
+    failing = tmp_path / "cc"
+    failing.write_text("#!/bin/sh\necho 'cc: out of luck' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(native, "_state", {})
+    monkeypatch.setenv("CC", str(failing))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert native.library() is None
+    assert native.status() == "torch operations (building s2s/kernels.c failed: cc: out of luck)"
+
+
+def test_the_native_gru_cell_steps_as_nn_gru_does(kernels):
+    torch.manual_seed(0)
+    rnn = torch.nn.GRU(16, 64, batch_first=True)
+    embedding = torch.randn(50, 16)
+    weights = gru_cell.CellWeights.of(rnn, embedding)
+    words, hidden = torch.randint(0, 50, (9,)), torch.randn(9, 64) * 2
+    with torch.no_grad():
+        expected = rnn(embedding[words][:, None], hidden[None])[1][0]
+    stepped = gru_cell.step(weights, words, hidden)
+    assert torch.allclose(stepped, expected, atol=1e-6)
+    alone = gru_cell.step(weights, words[4:5], hidden[4:5])  # the matmul may round differently for one row
+    assert torch.allclose(alone[0], stepped[4], atol=1e-6)
+
+
+@pytest.mark.parametrize("beam_width", [1, 2])
+def test_decoding_gives_the_same_words_natively_and_with_torch(kernels, monkeypatch, beam_width):
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=3)
+    batch = tok.encode_batch(["I love CUDA", "the cat sat on the mat", "Bob", "my name is my name"])
+    natively = model.generate(batch.src, batch.lengths, top_k=4, beam_width=beam_width)
+    monkeypatch.setattr(native, "usable", lambda *tensors: False)
+    with_torch = model.generate(batch.src, batch.lengths, top_k=4, beam_width=beam_width)
+    assert torch.equal(natively.tokens, with_torch.tokens) and torch.equal(natively.top_ids, with_torch.top_ids)
+    assert torch.allclose(natively.top_probs, with_torch.top_probs, atol=1e-5)
+    assert torch.allclose(natively.log_prob, with_torch.log_prob, atol=1e-5)
+
+
+def test_the_stepped_encoder_reads_as_the_packed_gru(kernels):
+    """Decoding's encoder steps the native cell over rows sorted longest first; each row stops at its own last word."""
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=5)
+    batch = tok.encode_batch(["the cat sat on the mat", "Bob", "I love CUDA", "a dog", "my name is my name"])
+    with torch.inference_mode():
+        stepped = model._encode_for_decoding(batch.src, batch.lengths)
+        packed = model.encode(batch.src, batch.lengths)
+    assert "encoder" in model._kept_layouts  # it stepped, not fell back to nn.GRU
+    assert stepped.shape == packed.shape and torch.allclose(stepped, packed, atol=1e-6)
