@@ -17,6 +17,8 @@ from . import hub
 
 ROOT = hub.ROOT
 APP = "app.py"
+# Files a serving module reads beside itself: the native kernels' C source, compiled where the Space runs.
+BESIDE = {"native.py": ["kernels.c"]}
 # The fallback a Space serves when the Hub cannot be reached (3.7 MB), so that the page always comes up.
 FALLBACK_WEIGHTS = ["config.json", "model.safetensors", "tokenizer.json"]
 MAX_FILE_BYTES = 10 * 2**20  # the Hub takes a file under 10 MiB as a plain git file, without LFS
@@ -107,7 +109,8 @@ def build(out: Path, model: str, revision: str, weights: Path = hub.BUNDLED) -> 
     (out / "s2s").mkdir(parents=True)
     (out / "weights").mkdir()
     for name in serving_modules():
-        shutil.copy2(ROOT / "s2s" / name, out / "s2s" / name)
+        for file in (name, *BESIDE.get(name, [])):
+            shutil.copy2(ROOT / "s2s" / file, out / "s2s" / file)
     for name in FALLBACK_WEIGHTS:
         shutil.copy2(Path(weights) / name, out / "weights" / name)
     if (Path(weights) / "evaluation.json").is_file():  # the page's chart of where the model is reliable
