@@ -131,12 +131,12 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         """`encode`, stepped by the decoder's native cell where kernels.c is built (one layer): 3 ops a word
         where nn.GRU takes some twelve. Rows sorted longest first, so the rows still reading at a step are a
         prefix, as packing does; each row's state stops at its own last word."""
-        weights = self._kept_until_changed(
-            "encoder", (self.encoder.rnn.weight_ih_l0, self.encoder.rnn.weight_hh_l0, self.encoder.rnn.bias_ih_l0,
-                        self.encoder.rnn.bias_hh_l0, self.embedding.weight),
-            lambda: gru_cell.CellWeights.of(self.encoder.rnn, self.embedding.weight)) if self.config.num_layers == 1 else None
-        if weights is None or not native.usable(src, weights.gates_in) or src.size(0) == 0:
+        if self.config.num_layers != 1 or src.size(0) == 0 or not native.usable(src, lengths, self.encoder.rnn.weight_hh_l0):
             return self.encode(src, lengths)
+        rnn = self.encoder.rnn
+        weights = self._kept_until_changed(
+            "encoder", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, self.embedding.weight),
+            lambda: gru_cell.CellWeights.of(rnn, self.embedding.weight))
         if self.config.reverse_source:
             src = reverse_padded(src, lengths, self.config.pad_id)
         order = lengths.argsort(descending=True, stable=True)  # (B,)
