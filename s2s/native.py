@@ -36,7 +36,9 @@ _state: dict = {}  # "library" (the loaded kernels or None) and "status" (a line
 
 def library():
     """The compiled kernels (ctypes, argument types set), or None where they cannot be built (see `status()`).
-    Built on the first call; later calls return the same library."""
+    Built on the first call; later calls return the same library (each decoder step asks: no lock once loaded)."""
+    if "library" in _state:
+        return _state["library"]
     with _lock:
         if "library" not in _state:
             _state["library"], _state["status"] = _load()

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from s2s import gru_cell, native
-from s2s.model import Seq2Seq, Seq2SeqConfig
 
 from helpers import tiny_model, tiny_tokenizer
 

@@ -3,9 +3,7 @@
 import pytest
 import torch
 
-from s2s import native
 from s2s.ranking import EXP_FLOOR, TOPK_CHUNK, chunked_topk, log_normalizer_, ranked_log_probs
-
 
 
 def padded_logits(rows: int, vocab: int = 5029, scale: float = 5.0, seed: int = 0) -> torch.Tensor:
