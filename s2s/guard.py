@@ -37,6 +37,9 @@ UPLOAD = re.compile(r"/gradio_api/upload/?$")
 # Refused raw /call events whose stream nobody has read yet; past this many the oldest is dropped.
 REFUSED_STREAMS_KEPT = 1024
 NO_UPLOADS = "this app takes no files: uploads are refused"
+# A refused body is read and dropped up to this size before the answer, so that the client, still sending,
+# gets the answer rather than a connection reset (closing with unread bytes makes the kernel send RST).
+DRAIN_BYTES = 16 * MAX_BODY_BYTES
 TOO_LARGE = f"request body too large: at most {MAX_BODY_BYTES:,} bytes"
 NOT_JSON = "the request body must be a JSON object with a \"data\" list: [text, top_k] or [text, top_k, beam_width]"
 
@@ -95,6 +98,7 @@ class RequestGuard:
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         if UPLOAD.search(path):
+            await _drain(scope, receive)
             return await JSONResponse({"error": NO_UPLOADS}, status_code=403)(scope, receive, send)
         body = await _read_capped(scope, receive)
         if body is None:
@@ -145,9 +149,10 @@ class RequestGuard:
 
 
 async def _read_capped(scope, receive) -> bytes | None:
-    """The whole body, or None past MAX_BODY_BYTES (refused from the header alone when it says so)."""
-    length = dict(scope["headers"]).get(b"content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+    """The whole body, or None past MAX_BODY_BYTES (refused from the header alone when it says so; the rest
+    of a refused body is drained)."""
+    if _declared_length(scope) > MAX_BODY_BYTES:
+        await _drain(scope, receive)
         return None
     chunks, size = [], 0
     while True:
@@ -155,10 +160,30 @@ async def _read_capped(scope, receive) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY_BYTES:
+            if message.get("more_body"):
+                await _drain(scope, receive, size)
             return None
         chunks.append(chunk)
         if not message.get("more_body"):
             return b"".join(chunks)
+
+
+async def _drain(scope, receive, already: int = 0) -> None:
+    """Read and drop the rest of a refused request's body, up to DRAIN_BYTES in all (past that, not at all)."""
+    if _declared_length(scope) > DRAIN_BYTES:
+        return
+    size = already
+    while size <= DRAIN_BYTES:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
+def _declared_length(scope) -> int:
+    """The Content-Length header's value, or 0 without one (a chunked body is counted as it comes)."""
+    length = dict(scope["headers"]).get(b"content-length")
+    return int(length) if length is not None and length.isdigit() else 0
 
 
 def _replay(body: bytes, receive):

@@ -92,6 +92,22 @@ def test_uploads_are_refused(server_url):
     assert refused.value.code == 403 and "takes no files" in json.loads(refused.value.read())["error"]
 
 
+@pytest.mark.parametrize("path, code, message", [("/gradio_api/call/double", 413, "request body too large"),
+                                                   ("/gradio_api/upload", 403, "takes no files")])
+def test_a_refused_large_body_gets_its_answer_not_a_connection_reset(server_url, path, code, message):
+    """A client still sending megabytes hears why (the guard drains the body); closing on unread bytes would
+    reset the connection under the client's feet. Several rounds: without the drain, most of them reset."""
+    from s2s.limits import MAX_BODY_BYTES
+
+    body = b'{"data": ["' + b"a" * (4 * MAX_BODY_BYTES) + b'", 5]}'
+    for _ in range(5):
+        request = urllib.request.Request(server_url.rstrip("/") + path, data=body,
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == code and message in json.loads(refused.value.read())["error"]
+
+
 def test_api_calls_leave_no_session_state(server_url, app_module):
     sessions = app_module.demo.state_holder.session_data
     event, _, event_id = call(server_url, ["I love CUDA", 5])
