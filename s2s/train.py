@@ -268,6 +268,9 @@ def main(argv=None) -> None:
                 break
     bar.close()
     if runtime.distributed:
+        # Every rank at the same point before any closes its connections: a rank that exits while a peer's
+        # transport still reads from it can make gloo abort that peer (seen once in CI: rank 1, SIGABRT).
+        dist.barrier()
         dist.destroy_process_group()
 
 

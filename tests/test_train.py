@@ -18,9 +18,17 @@ TINY = ["--vocab-size", "200", "--hidden-size", "32", "--embed-size", "16", "--b
         "--max-len", "8", "--eval-per-length", "2", "--warmup", "5", "--threads", "1"]
 
 
+def failure_report(stderr: str) -> str:
+    """What a failed run said: its error lines first (under torchrun a rank's reason precedes the launcher's
+    long summary, which alone fills the tail), then the tail."""
+    errors = [line for line in stderr.splitlines() if "it/s" not in line and any(
+        word in line for word in ("Error", "error", "terminate", "what()", "Abort", "Traceback", "enforce"))]
+    return "\n".join(errors[:40]) + "\n...\n" + stderr[-2000:]
+
+
 def train(*args, env=None, launcher=(sys.executable, "-m", "s2s.train")):
     done = subprocess.run([*launcher, *TINY, *args], capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, failure_report(done.stderr)
     return done
 
 
