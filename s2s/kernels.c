@@ -8,20 +8,25 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <omp.h>
+#include <string.h>
 
 #define EXP_FLOOR -87.0f /* e^-87 is still a normal float: below it exp takes a slow path, and such terms
                             cannot change a sum that is at least 1 (the max's own term) */
 #define EXP_CEILING 88.0f /* e^88 is below the largest float */
 #define BLOCK 64         /* ids per block whose max is taken in the first pass */
-#define PART 256         /* terms summed in float before the row's sum (double) takes them */
+#define PART 256         /* terms summed in float before the row's sums (double) take them */
+#define LANES 16         /* the sum's lanes: one 512-bit vector of floats, or two or four narrower ones */
 
-/* e^x for x held within [EXP_FLOOR, EXP_CEILING]: Cephes' expf (2^n by the exponent bits, e^r by a polynomial
- * for |r| <= ln2/2), written so that the compiler vectorizes it; within 1 ulp of e^x (every float in [-87, 0]
- * checked). */
+/* e^x for x held within [EXP_FLOOR, EXP_CEILING]: Cephes' expf (2^n built in the exponent bits, e^r by a
+ * polynomial for |r| <= ln2/2), written so that the compiler vectorizes it; within 1 ulp of e^x (every float in
+ * [-87, 88] checked). n = round(x / ln2) comes from the float adder: adding 1.5 * 2^23 leaves it in the low bits. */
 static inline float exp_clamped(float x) {
   x = x > EXP_FLOOR ? x : EXP_FLOOR;
   x = x < EXP_CEILING ? x : EXP_CEILING;
-  float n = floorf(x * 1.44269504088896341f + 0.5f);
+  /* n = round(x / ln2) by the float adder: 1.5 * 2^23 leaves the integer in the low bits */
+  float shifted = x * 1.44269504088896341f + 12582912.0f;
+  float n = shifted - 12582912.0f;
   float r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -31,7 +36,8 @@ static inline float exp_clamped(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  union { int32_t bits; float value; } scale = {.bits = ((int32_t)n + 127) << 23};
+  union { float value; uint32_t bits; } in = {.value = shifted};
+  union { uint32_t bits; float value; } scale = {.bits = (in.bits + 127u) << 23};
   return p * scale.value;
 }
 
@@ -50,32 +56,56 @@ static inline void keep_best(float x, int64_t id, float *values, int64_t *ids, i
 
 static void rank_row(const float *restrict row, int64_t vocab, int64_t k, float *restrict log_probs,
                      int64_t *restrict ids) {
-  int64_t blocks = (vocab + BLOCK - 1) / BLOCK, chosen = 0, filled = 0;
+  int64_t blocks = (vocab + BLOCK - 1) / BLOCK, full = vocab / BLOCK, chosen = 0, filled = 0;
   float block_max[blocks], best_max[k];
   int64_t best_block[k];
-  /* Pass 1: each block's max; the k best ids lie in the k blocks with the highest maxima. */
-  for (int64_t b = 0; b < blocks; ++b) {
-    int64_t end = (b + 1) * BLOCK < vocab ? (b + 1) * BLOCK : vocab;
+  /* Pass 1: each block's max (a full block's loop has a constant count: vector code, no tail); the k best ids
+   * lie in the k blocks with the highest maxima, taken best first. */
+  for (int64_t b = 0; b < full; ++b) {
+    const float *block = row + b * BLOCK;
     float m = -INFINITY;
     #pragma omp simd reduction(max : m)
-    for (int64_t i = b * BLOCK; i < end; ++i) m = row[i] > m ? row[i] : m;
+    for (int64_t i = 0; i < BLOCK; ++i) m = block[i] > m ? block[i] : m;
     block_max[b] = m;
+  }
+  if (full < blocks) {
+    float m = -INFINITY;
+    for (int64_t i = full * BLOCK; i < vocab; ++i) m = row[i] > m ? row[i] : m;
+    block_max[full] = m;
   }
   for (int64_t b = 0; b < blocks; ++b) keep_best(block_max[b], b, best_max, best_block, &chosen, k);
   for (int64_t c = 0; c < chosen; ++c) {
+    if (filled == k && !(best_max[c] > log_probs[k - 1])) break; /* no id of this block or later ones can enter */
     int64_t b = best_block[c], end = (b + 1) * BLOCK < vocab ? (b + 1) * BLOCK : vocab;
-    for (int64_t i = b * BLOCK; i < end; ++i) keep_best(row[i], i, log_probs, ids, &filled, k);
+    for (int64_t group = b * BLOCK; group < end; group += LANES) {
+      int64_t group_end = group + LANES < end ? group + LANES : end;
+      if (filled == k) { /* a vector test first: most groups hold nothing better than the k-th best so far */
+        float m = -INFINITY;
+        #pragma omp simd reduction(max : m)
+        for (int64_t i = group; i < group_end; ++i) m = row[i] > m ? row[i] : m;
+        if (!(m > log_probs[k - 1])) continue;
+      }
+      for (int64_t i = group; i < group_end; ++i) keep_best(row[i], i, log_probs, ids, &filled, k);
+    }
   }
-  /* Pass 2: log(sum(exp(logit - max))) + max, the row just read still in the core's cache. */
+  /* Pass 2: log(sum(exp(logit - max))) + max, the row just read still in the core's cache. Each of LANES lanes
+   * sums PART / LANES terms in float, then a double takes them: one horizontal sum a row, not one a part. */
   float max = log_probs[0];
-  double sum = 0.0;
-  for (int64_t start = 0; start < vocab; start += PART) {
-    int64_t end = start + PART < vocab ? start + PART : vocab;
-    float part = 0.0f;
-    #pragma omp simd reduction(+ : part)
-    for (int64_t i = start; i < end; ++i) part += exp_clamped(row[i] - max);
-    sum += part;
+  double lanes_sum[LANES] = {0};
+  int64_t whole = vocab / LANES * LANES;
+  for (int64_t start = 0; start < whole; start += PART) {
+    int64_t end = start + PART < whole ? start + PART : whole;
+    float lanes[LANES] = {0};
+    for (int64_t i = start; i < end; i += LANES) {
+      #pragma omp simd
+      for (int l = 0; l < LANES; ++l) lanes[l] += exp_clamped(row[i + l] - max);
+    }
+    #pragma omp simd
+    for (int l = 0; l < LANES; ++l) lanes_sum[l] += lanes[l];
   }
+  double sum = 0.0;
+  for (int l = 0; l < LANES; ++l) sum += lanes_sum[l];
+  for (int64_t i = whole; i < vocab; ++i) sum += exp_clamped(row[i] - max);
   float normalizer = (float)((double)max + log(sum));
   for (int64_t j = 0; j < k; ++j) log_probs[j] -= normalizer;
 }
@@ -85,6 +115,71 @@ void ranked_log_probs(const float *logits, int64_t rows, int64_t vocab, int64_t 
                       float *log_probs, int64_t *ids) {
   #pragma omp parallel for schedule(static) num_threads(threads) if (rows > 1)
   for (int64_t r = 0; r < rows; ++r) rank_row(logits + r * vocab, vocab, k, log_probs + r * k, ids + r * k);
+}
+
+/* The output layer's tile: TILE_ROWS rows' logits, TILE_VECTORS vectors of ids at a time, kept in registers
+ * over the features (the rows' features times the (features, vocab) weights, in the features' order). Every
+ * row gets the same operations whatever its place in the tile, so its logits are the same bits in any batch. */
+#if defined(__AVX512F__)
+#define VECTOR 16
+#define TILE_ROWS 8
+#else
+#define VECTOR 8
+#define TILE_ROWS 4
+#endif
+#define TILE_VECTORS 2
+typedef float vector __attribute__((vector_size(VECTOR * sizeof(float)), aligned(sizeof(float))));
+
+static void tile_logits(const float *restrict x, const float *restrict weight_t, int64_t features, int64_t vocab,
+                        float *restrict out) {
+  for (int64_t v = 0; v < vocab; v += VECTOR * TILE_VECTORS) {
+    vector acc[TILE_ROWS][TILE_VECTORS];
+    #pragma GCC unroll 16
+    for (int r = 0; r < TILE_ROWS; ++r)
+      #pragma GCC unroll 4
+      for (int j = 0; j < TILE_VECTORS; ++j) acc[r][j] = (vector){0};
+    for (int64_t f = 0; f < features; ++f) {
+      vector w[TILE_VECTORS];
+      #pragma GCC unroll 4
+      for (int j = 0; j < TILE_VECTORS; ++j) w[j] = *(const vector *)(weight_t + f * vocab + v + j * VECTOR);
+      #pragma GCC unroll 16
+      for (int r = 0; r < TILE_ROWS; ++r) {
+        float scale = x[r * features + f];
+        #pragma GCC unroll 4
+        for (int j = 0; j < TILE_VECTORS; ++j) acc[r][j] += scale * w[j];
+      }
+    }
+    #pragma GCC unroll 16
+    for (int r = 0; r < TILE_ROWS; ++r)
+      #pragma GCC unroll 4
+      for (int j = 0; j < TILE_VECTORS; ++j) *(vector *)(out + r * vocab + v + j * VECTOR) = acc[r][j];
+  }
+}
+
+/* ranked_log_probs of features (rows, width) times weight_t (width, vocab), without the (rows, vocab) logits: a
+ * tile of rows' logits is made in its thread's part of scratch (TILE_ROWS x 20 KB at the shipped size, in the
+ * core's cache) and ranked there. vocab a multiple of output_tile_ids(); scratch holds threads x
+ * output_tile_rows() x (vocab + width) floats. */
+int64_t output_tile_rows(void) { return TILE_ROWS; }
+int64_t output_tile_ids(void) { return VECTOR * TILE_VECTORS; }
+
+void output_ranked(const float *features, const float *weight_t, int64_t rows, int64_t width, int64_t vocab,
+                   int64_t k, int threads, float *scratch, float *log_probs, int64_t *ids) {
+  int64_t tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+  #pragma omp parallel num_threads(threads) if (tiles > 1)
+  {
+    float *logits = scratch + (int64_t)omp_get_thread_num() * TILE_ROWS * (vocab + width);
+    float *x = logits + TILE_ROWS * vocab;
+    #pragma omp for schedule(static)
+    for (int64_t t = 0; t < tiles; ++t) {
+      int64_t first = t * TILE_ROWS, n = rows - first < TILE_ROWS ? rows - first : TILE_ROWS;
+      memset(x, 0, sizeof(float) * TILE_ROWS * width);  /* a last tile's missing rows: zeros, never read back */
+      memcpy(x, features + first * width, sizeof(float) * n * width);
+      tile_logits(x, weight_t, width, vocab, logits);
+      for (int64_t r = 0; r < n; ++r)
+        rank_row(logits + r * vocab, vocab, k, log_probs + (first + r) * k, ids + (first + r) * k);
+    }
+  }
 }
 
 static inline float sigmoid(float x) { return 1.0f / (1.0f + exp_clamped(-x)); }

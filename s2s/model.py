@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from . import gru_cell, native
-from .ranking import TOPK_CHUNK, ranked_log_probs
+from .ranking import TOPK_CHUNK, ranked_output
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 
@@ -192,15 +192,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
-        step = self._search_step()
+        step, out_weight_t = self._search_step(), self._output_weight_t()
         history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
-            new_hidden, logits = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, V')
+            new_hidden, features = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, E+1)
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
-            top_log_probs, top_ids = ranked_log_probs(logits, max(per_beam, k))
+            top_log_probs, top_ids = ranked_output(features, out_weight_t, max(per_beam, k))
             top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
             top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
@@ -267,8 +267,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         # A run of steps over the same rows is written into the result with one copy, after the loop.
         spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
         for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
-            hidden, logits = self._decoder_step(token, hidden, weights)  # (n, H), (n, V')
-            best_log_probs, best_ids = ranked_log_probs(logits, k)  # (n, k)
+            hidden, features = self._decoder_step(token, hidden, weights)  # (n, H), (n, E+1)
+            best_log_probs, best_ids = ranked_output(features, weights[-1], k)  # (n, k)
             token = best_ids[:, 0]
             if not spans or spans[-1][0] is not rows:
                 spans.append((rows, [], []))
@@ -296,29 +296,29 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
 
     def _search_step(self):
-        """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the (n, V')
-        logits. One layer: the greedy loop's cell, with the output layer inside its weights (8% faster than a
-        one-step nn.GRU call); more layers: nn.GRU, then the output layer."""
+        """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the (n, E+1)
+        features that the output layer (`_output_weight_t()`) turns into logits. One layer: the greedy loop's
+        cell (8% faster than a one-step nn.GRU call); more layers: nn.GRU, then a constant-1 feature for the bias."""
         if self.config.num_layers == 1:
             weights = self._step_weights()
 
             def cell_step(token, hidden):
-                new_hidden, logits = self._decoder_step(token, hidden[0], weights)
-                return new_hidden[None], logits
+                new_hidden, features = self._decoder_step(token, hidden[0], weights)
+                return new_hidden[None], features
             return cell_step
-        out_weight, out_bias = self._output_layer_in_chunks()  # (V', E), (V',)
 
         def gru_step(token, hidden):
             features, new_hidden = self.decoder(self.embedding(token[:, None]), hidden)  # (n, 1, E)
-            return new_hidden, F.linear(features[:, 0], out_weight, out_bias)
+            return new_hidden, F.pad(features[:, 0], (0, 1), value=1.0)
         return gru_step
 
     def _decoder_step(self, token: torch.Tensor, hidden: torch.Tensor, weights: tuple) -> tuple[torch.Tensor, torch.Tensor]:
         """One step of a one-layer decoder: (n,) previous words and (n, H) states -> the new states and the
-        (n, V') logits, the same as `decoder` and the tied output layer within float rounding."""
-        cell, proj_weight, proj_bias, out_weight = weights
+        (n, E+1) features whose product with the output layer is the logits of `decoder` and the tied output
+        layer, within float rounding."""
+        cell, proj_weight, proj_bias, _ = weights
         hidden = gru_cell.step(cell, token, hidden)
-        return hidden, F.linear(F.linear(hidden, proj_weight, proj_bias), out_weight)
+        return hidden, F.linear(hidden, proj_weight, proj_bias)
 
     def _kept_until_changed(self, name: str, sources: tuple[torch.Tensor, ...], build):
         """`build()`, made once and kept until one of `sources` changes (training updates parameters in place,
@@ -331,22 +331,27 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         return kept[name][1]
 
     def _step_weights(self) -> tuple:
-        """The decoder's weights laid out for `_decoder_step`: its GRU's for `gru_cell`; the output layer with
-        its bias riding in the matmul, the projection gaining a constant-1 feature and the tied output layer a
-        bias column, so the (n, V') logits are written once."""
+        """The decoder's weights laid out for `_decoder_step`: its GRU's for `gru_cell`; the projection gaining a
+        constant-1 feature, and the output layer (`_output_weight_t`)."""
         rnn, proj = self.decoder.rnn, self.decoder.proj
         sources = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, proj.weight, proj.bias,
-                   self.embedding.weight, self.out_bias)
+                   self.embedding.weight)
 
         def build():
-            out_weight, out_bias = self._output_layer_in_chunks()
             return (
                 gru_cell.CellWeights.of(rnn, self.embedding.weight),
                 F.pad(proj.weight.detach(), (0, 0, 0, 1)),  # (E+1, H), last row 0
                 F.pad(proj.bias.detach(), (0, 1), value=1.0),  # (E+1,), last 1
-                torch.cat([out_weight, out_bias[:, None]], dim=1).detach(),  # (V', E+1)
             )
-        return self._kept_until_changed("step", sources, build)
+        return (*self._kept_until_changed("step", sources, build), self._output_weight_t())
+
+    def _output_weight_t(self) -> torch.Tensor:
+        """The tied output layer as one (E+1, V') matrix for `ranked_output`: its bias as the last row (the
+        features' constant 1 picks it up), its rows padded to a multiple of TOPK_CHUNK (`_output_layer_in_chunks`)."""
+        def build():
+            out_weight, out_bias = self._output_layer_in_chunks()
+            return torch.cat([out_weight, out_bias[:, None]], dim=1).t().contiguous().detach()
+        return self._kept_until_changed("output_t", (self.embedding.weight, self.out_bias), build)
 
     def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is

@@ -15,9 +15,13 @@ reads a row, 20 KB, and finds it in the core's own cache for its second pass.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 
 from . import native
+
+_scratch = threading.local()  # each decoding thread's buffer for the native output layer's tiles
 
 
 def ranked_log_probs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,6 +35,25 @@ def ranked_log_probs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.
         return log_probs, ids
     values, ids = chunked_topk(logits, k)
     return values - log_normalizer_(logits, values[:, :1]), ids
+
+
+def ranked_output(features: torch.Tensor, weight_t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`ranked_log_probs(features @ weight_t, k)`: (N, F) features and the (F, V') output layer (its bias as the
+    last row, the features' last column 1) -> each row's k best words' log-probabilities and ids. Natively the
+    (N, V') logits are never written out: each tile of rows' logits is ranked in the core's cache as it is made."""
+    library = native.library() if native.usable(features, weight_t) else None
+    if library is not None and 1 <= k <= weight_t.size(1) and weight_t.size(1) % library.output_tile_ids() == 0:
+        features, weight_t = features.contiguous(), weight_t.contiguous()
+        (rows, width), vocab, threads = features.shape, weight_t.size(1), torch.get_num_threads()
+        size = threads * library.output_tile_rows() * (vocab + width)
+        scratch = getattr(_scratch, "buffer", None)
+        if scratch is None or scratch.numel() < size:  # kept: a fresh buffer each step would be mapped each step
+            scratch = _scratch.buffer = torch.empty(size)
+        log_probs, ids = torch.empty(rows, k), torch.empty(rows, k, dtype=torch.long)
+        library.output_ranked(features.data_ptr(), weight_t.data_ptr(), rows, width, vocab, k, threads,
+                              scratch.data_ptr(), log_probs.data_ptr(), ids.data_ptr())
+        return log_probs, ids
+    return ranked_log_probs(features @ weight_t, k)
 
 
 # The decoder's top-k over the vocabulary runs in two stages: the k chunks of this many ids with the

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from s2s.ranking import EXP_FLOOR, TOPK_CHUNK, chunked_topk, log_normalizer_, ranked_log_probs
+from s2s.ranking import EXP_FLOOR, TOPK_CHUNK, chunked_topk, log_normalizer_, ranked_log_probs, ranked_output
 
 
 def padded_logits(rows: int, vocab: int = 5029, scale: float = 5.0, seed: int = 0) -> torch.Tensor:
@@ -101,4 +101,53 @@ def test_the_native_ranking_takes_any_width_and_no_rows(kernels):
     assert torch.equal(ids, logits.argsort(dim=-1, descending=True))
     assert torch.allclose(log_probs, torch.log_softmax(logits, -1).gather(1, ids), atol=1e-6)
     log_probs, ids = ranked_log_probs(torch.empty(0, 64), 3)
+    assert log_probs.shape == ids.shape == (0, 3)
+
+
+def output_layer(rows: int, width: int = 33, vocab: int = 5029, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features with a last column of 1 and an (width, V') output layer whose last row is the bias: -inf for the
+    padding ids, as the decoder lays them out (Seq2Seq._output_weight_t)."""
+    generator = torch.Generator().manual_seed(seed)
+    features = torch.randn(rows, width, generator=generator)
+    features[:, -1] = 1.0
+    weight_t = torch.zeros(width, vocab + -vocab % TOPK_CHUNK)
+    weight_t[:, :vocab] = torch.randn(width, vocab, generator=generator) * 0.7
+    weight_t[-1, vocab:] = float("-inf")
+    return features, weight_t
+
+
+@pytest.mark.parametrize("rows", [1, 7, 8, 9, 130])  # around the native tile of rows (8 or 4)
+def test_the_native_output_layer_ranks_as_the_product_then_the_ranking(kernels, rows):
+    """Without the (N, V') logits: the same ids as torch's product then ranking, probabilities within 1e-5 of
+    float64's (the products' rounding differs from torch's matmul by float rounding only)."""
+    features, weight_t = output_layer(rows)
+    exact = torch.log_softmax(features.double() @ weight_t.double(), dim=-1)
+    for k in (1, 5, 10):
+        log_probs, ids = ranked_output(features, weight_t, k)
+        assert torch.equal(ids, torch_ranking(features @ weight_t, k)[1])
+        assert (log_probs.double().exp() - exact.gather(1, ids).exp()).abs().max() < 1e-5
+
+
+def test_the_native_output_layer_gives_a_row_the_same_bits_alone_in_any_batch_and_thread_count(kernels):
+    features, weight_t = output_layer(37)  # tiles of 8 (or 4) rows and a short last one
+    together = ranked_output(features, weight_t, 5)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_thread = ranked_output(features, weight_t, 5)
+    finally:
+        torch.set_num_threads(threads)
+    for row in (0, 5, 8, 36):
+        alone = ranked_output(features[row:row + 1], weight_t, 5)
+        shifted = ranked_output(features[row:], weight_t, 5)  # the row first in its tile, not at its old place
+        assert all(torch.equal(whole[row], single[0]) for whole, single in zip(together, alone))
+        assert all(torch.equal(whole[row], first[0]) for whole, first in zip(together, shifted))
+    assert all(torch.equal(a, b) for a, b in zip(together, one_thread))
+
+
+def test_the_output_layer_takes_any_width_no_rows_and_falls_back_off_its_tile(kernels):
+    features, weight_t = output_layer(3, vocab=40)  # 40 ids: not a multiple of the native tile: torch's way
+    log_probs, ids = ranked_output(features, weight_t[:, :40].contiguous(), 40)
+    assert torch.equal(ids, (features @ weight_t[:, :40]).argsort(dim=-1, descending=True))
+    log_probs, ids = ranked_output(torch.empty(0, 33), output_layer(1)[1], 3)
     assert log_probs.shape == ids.shape == (0, 3)
