@@ -117,9 +117,10 @@ void ranked_log_probs(const float *logits, int64_t rows, int64_t vocab, int64_t 
   for (int64_t r = 0; r < rows; ++r) rank_row(logits + r * vocab, vocab, k, log_probs + r * k, ids + r * k);
 }
 
-/* The output layer's tile: TILE_ROWS rows' logits, TILE_VECTORS vectors of ids at a time, kept in registers
- * over the features (the rows' features times the (features, vocab) weights, in the features' order). Every
- * row gets the same operations whatever its place in the tile, so its logits are the same bits in any batch. */
+/* The decoder's output: its states' projection (H -> E, and a constant-1 feature for the output layer's bias),
+ * then the logits, in tiles of rows whose sums stay in registers. Each sum is one row's own chain of fused
+ * multiply-adds in a fixed order, the same whatever the row's place in a tile, the tile's kind or the thread:
+ * a row's logits are the same bits in any batch. */
 #if defined(__AVX512F__)
 #define VECTOR 16
 #define TILE_ROWS 8
@@ -127,57 +128,104 @@ void ranked_log_probs(const float *logits, int64_t rows, int64_t vocab, int64_t 
 #define VECTOR 8
 #define TILE_ROWS 4
 #endif
-#define TILE_VECTORS 2
+#define TILE_VECTORS 2   /* a full tile: TILE_ROWS rows x 2 vectors of ids */
+#define SINGLE_VECTORS 4 /* a row alone (a batch's last rows): 4 vectors of ids, four chains to keep both units busy */
 typedef float vector __attribute__((vector_size(VECTOR * sizeof(float)), aligned(sizeof(float))));
 
-static void tile_logits(const float *restrict x, const float *restrict weight_t, int64_t features, int64_t vocab,
-                        float *restrict out) {
-  for (int64_t v = 0; v < vocab; v += VECTOR * TILE_VECTORS) {
-    vector acc[TILE_ROWS][TILE_VECTORS];
+/* x (TILE_ROWS, padded) = hidden (TILE_ROWS, size) times proj_t (size, padded) + bias, vector by vector of features. */
+static void tile_features(const float *restrict hidden, const float *restrict proj_t, const float *restrict bias,
+                          int64_t size, int64_t padded, float *restrict x) {
+  for (int64_t c = 0; c < padded; c += VECTOR) {
+    vector acc[TILE_ROWS];
     #pragma GCC unroll 16
-    for (int r = 0; r < TILE_ROWS; ++r)
-      #pragma GCC unroll 4
-      for (int j = 0; j < TILE_VECTORS; ++j) acc[r][j] = (vector){0};
-    for (int64_t f = 0; f < features; ++f) {
-      vector w[TILE_VECTORS];
-      #pragma GCC unroll 4
-      for (int j = 0; j < TILE_VECTORS; ++j) w[j] = *(const vector *)(weight_t + f * vocab + v + j * VECTOR);
+    for (int r = 0; r < TILE_ROWS; ++r) acc[r] = *(const vector *)(bias + c);
+    for (int64_t h = 0; h < size; ++h) {
+      vector w = *(const vector *)(proj_t + h * padded + c);
       #pragma GCC unroll 16
-      for (int r = 0; r < TILE_ROWS; ++r) {
-        float scale = x[r * features + f];
-        #pragma GCC unroll 4
-        for (int j = 0; j < TILE_VECTORS; ++j) acc[r][j] += scale * w[j];
-      }
+      for (int r = 0; r < TILE_ROWS; ++r) acc[r] += hidden[r * size + h] * w;
     }
     #pragma GCC unroll 16
-    for (int r = 0; r < TILE_ROWS; ++r)
-      #pragma GCC unroll 4
-      for (int j = 0; j < TILE_VECTORS; ++j) *(vector *)(out + r * vocab + v + j * VECTOR) = acc[r][j];
+    for (int r = 0; r < TILE_ROWS; ++r) *(vector *)(x + r * padded + c) = acc[r];
   }
 }
 
-/* ranked_log_probs of features (rows, width) times weight_t (width, vocab), without the (rows, vocab) logits: a
- * tile of rows' logits is made in its thread's part of scratch (TILE_ROWS x 20 KB at the shipped size, in the
- * core's cache) and ranked there. vocab a multiple of output_tile_ids(); scratch holds threads x
- * output_tile_rows() x (vocab + width) floats. */
-int64_t output_tile_rows(void) { return TILE_ROWS; }
-int64_t output_tile_ids(void) { return VECTOR * TILE_VECTORS; }
+/* out (ROWS, vocab) = x (ROWS, padded; the first `width` features) times weight_t (width, vocab), ids begin to end. */
+#define TILE_LOGITS(NAME, ROWS, VECTORS)                                                                           \
+  static void NAME(const float *restrict x, const float *restrict weight_t, int64_t width, int64_t padded,         \
+                   int64_t vocab, int64_t begin, int64_t end, float *restrict out) {                               \
+    for (int64_t v = begin; v < end; v += VECTOR * VECTORS) {                                                      \
+      vector acc[ROWS][VECTORS];                                                                                   \
+      _Pragma("GCC unroll 16") for (int r = 0; r < ROWS; ++r)                                                      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < VECTORS; ++j) acc[r][j] = (vector){0};                        \
+      for (int64_t f = 0; f < width; ++f) {                                                                        \
+        vector w[VECTORS];                                                                                         \
+        _Pragma("GCC unroll 4") for (int j = 0; j < VECTORS; ++j)                                                  \
+          w[j] = *(const vector *)(weight_t + f * vocab + v + j * VECTOR);                                         \
+        _Pragma("GCC unroll 16") for (int r = 0; r < ROWS; ++r) {                                                  \
+          float scale = x[r * padded + f];                                                                         \
+          _Pragma("GCC unroll 4") for (int j = 0; j < VECTORS; ++j) acc[r][j] += scale * w[j];                    \
+        }                                                                                                          \
+      }                                                                                                            \
+      _Pragma("GCC unroll 16") for (int r = 0; r < ROWS; ++r)                                                      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < VECTORS; ++j)                                                 \
+          *(vector *)(out + r * vocab + v + j * VECTOR) = acc[r][j];                                               \
+    }                                                                                                              \
+  }
+TILE_LOGITS(tile_logits, TILE_ROWS, TILE_VECTORS)
+TILE_LOGITS(row_logits, 1, SINGLE_VECTORS)
 
-void output_ranked(const float *features, const float *weight_t, int64_t rows, int64_t width, int64_t vocab,
-                   int64_t k, int threads, float *scratch, float *log_probs, int64_t *ids) {
-  int64_t tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
-  #pragma omp parallel num_threads(threads) if (tiles > 1)
+/* What vocab must be a multiple of. */
+int64_t output_tile_ids(void) { return VECTOR * (TILE_VECTORS > SINGLE_VECTORS ? TILE_VECTORS : SINGLE_VECTORS); }
+
+/* Floats of scratch that output_ranked needs: each thread's logits and features for a tile, and the last tile's
+ * states (zero-padded), features and logits, shared. */
+int64_t output_scratch(int64_t size, int64_t padded, int64_t vocab, int threads) {
+  return ((int64_t)threads + 1) * TILE_ROWS * (vocab + padded) + TILE_ROWS * size;
+}
+
+/* ranked_log_probs of the logits of states hidden (rows, size), without writing the (rows, vocab) logits out: a
+ * tile of rows' features, then their logits, made in the thread's part of scratch (TILE_ROWS x 20 KB at the
+ * shipped size, in the core's cache) and ranked there. The rows of a last, partial tile (a batch of one
+ * sentence is all such rows) share the work differently: every thread makes their logits for a part of the
+ * vocabulary (a row alone reads the whole output layer, 0.7 MB, which takes more than one core's bandwidth),
+ * then each row is ranked.
+ *   proj_t (size, padded) and bias (padded): the projection, transposed, its features padded with zero columns to
+ *   a multiple of 16 (bias: the projection's, then the output layer's constant 1, then zeros);
+ *   weight_t (width, vocab): the output layer, its bias as the last row; width <= padded; vocab a multiple of
+ *   output_tile_ids(); scratch: output_scratch(size, padded, vocab, threads) floats. */
+void output_ranked(const float *hidden, const float *proj_t, const float *bias, const float *weight_t,
+                   int64_t rows, int64_t size, int64_t padded, int64_t width, int64_t vocab, int64_t k, int threads,
+                   float *scratch, float *log_probs, int64_t *ids) {
+  int64_t full = rows / TILE_ROWS, first_tail = full * TILE_ROWS, tail = rows - first_tail;
+  int64_t part = VECTOR * SINGLE_VECTORS, parts = vocab / part;
+  float *tail_logits = scratch + (int64_t)threads * TILE_ROWS * (vocab + padded);
+  float *tail_x = tail_logits + TILE_ROWS * vocab, *tail_hidden = tail_x + TILE_ROWS * padded;
+  #pragma omp parallel num_threads(threads) if (threads > 1 && rows > 0)
   {
-    float *logits = scratch + (int64_t)omp_get_thread_num() * TILE_ROWS * (vocab + width);
+    float *logits = scratch + (int64_t)omp_get_thread_num() * TILE_ROWS * (vocab + padded);
     float *x = logits + TILE_ROWS * vocab;
-    #pragma omp for schedule(static)
-    for (int64_t t = 0; t < tiles; ++t) {
-      int64_t first = t * TILE_ROWS, n = rows - first < TILE_ROWS ? rows - first : TILE_ROWS;
-      memset(x, 0, sizeof(float) * TILE_ROWS * width);  /* a last tile's missing rows: zeros, never read back */
-      memcpy(x, features + first * width, sizeof(float) * n * width);
-      tile_logits(x, weight_t, width, vocab, logits);
-      for (int64_t r = 0; r < n; ++r)
+    #pragma omp for schedule(static) nowait
+    for (int64_t t = 0; t < full; ++t) {
+      int64_t first = t * TILE_ROWS;
+      tile_features(hidden + first * size, proj_t, bias, size, padded, x);
+      tile_logits(x, weight_t, width, padded, vocab, 0, vocab, logits);
+      for (int64_t r = 0; r < TILE_ROWS; ++r)
         rank_row(logits + r * vocab, vocab, k, log_probs + (first + r) * k, ids + (first + r) * k);
+    }
+    if (tail > 0) {
+      #pragma omp single
+      {
+        memset(tail_hidden, 0, sizeof(float) * TILE_ROWS * size);
+        memcpy(tail_hidden, hidden + first_tail * size, sizeof(float) * tail * size);
+        tile_features(tail_hidden, proj_t, bias, size, padded, tail_x);
+      }  /* each construct ends at a barrier: the features, then every part of the logits, are there for all */
+      #pragma omp for schedule(static)
+      for (int64_t p = 0; p < parts; ++p)
+        for (int64_t r = 0; r < tail; ++r)
+          row_logits(tail_x + r * padded, weight_t, width, padded, vocab, p * part, (p + 1) * part, tail_logits + r * vocab);
+      #pragma omp for schedule(static)
+      for (int64_t r = 0; r < tail; ++r)
+        rank_row(tail_logits + r * vocab, vocab, k, log_probs + (first_tail + r) * k, ids + (first_tail + r) * k);
     }
   }
 }

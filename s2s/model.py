@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from . import gru_cell, native
-from .ranking import TOPK_CHUNK, ranked_output
+from .ranking import TOPK_CHUNK, OutputLayer, ranked_output
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 
@@ -192,15 +192,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
-        step, out_weight_t = self._search_step(), self._output_weight_t()
+        step, output = self._search_step(), self._output_layer()
         history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
-            new_hidden, features = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, E+1)
+            new_hidden, top = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, H) the last layer's
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
-            top_log_probs, top_ids = ranked_output(features, out_weight_t, max(per_beam, k))
+            top_log_probs, top_ids = ranked_output(top, output, max(per_beam, k))
             top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
             top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
@@ -256,7 +256,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         Batched greedy, 64 x 26 words: 120 -> 80 -> 61 -> 56 ms over three sessions (s2s.bench, README)."""
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
-        weights = self._step_weights()
+        cell, output = self._step_weights()
         hidden = self._encode_for_decoding(src, lengths)[0]  # (B, H)
         num_steps = 2 * lengths + 1  # a row that never says <eos> stops at its limit
         limits = set(num_steps.tolist())  # the steps at which some row reaches its limit
@@ -267,8 +267,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         # A run of steps over the same rows is written into the result with one copy, after the loop.
         spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
         for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
-            hidden, features = self._decoder_step(token, hidden, weights)  # (n, H), (n, E+1)
-            best_log_probs, best_ids = ranked_output(features, weights[-1], k)  # (n, k)
+            hidden = gru_cell.step(cell, token, hidden)  # (n, H)
+            best_log_probs, best_ids = ranked_output(hidden, output, k)  # (n, k)
             token = best_ids[:, 0]
             if not spans or spans[-1][0] is not rows:
                 spans.append((rows, [], []))
@@ -296,29 +296,21 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
 
     def _search_step(self):
-        """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the (n, E+1)
-        features that the output layer (`_output_weight_t()`) turns into logits. One layer: the greedy loop's
-        cell (8% faster than a one-step nn.GRU call); more layers: nn.GRU, then a constant-1 feature for the bias."""
+        """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the last layer's
+        (n, H), which `ranked_output` takes through the output layer. One layer: the greedy loop's cell (8% faster
+        than a one-step nn.GRU call); more layers: nn.GRU."""
         if self.config.num_layers == 1:
-            weights = self._step_weights()
+            cell, _ = self._step_weights()
 
             def cell_step(token, hidden):
-                new_hidden, features = self._decoder_step(token, hidden[0], weights)
-                return new_hidden[None], features
+                new_hidden = gru_cell.step(cell, token, hidden[0])
+                return new_hidden[None], new_hidden
             return cell_step
 
         def gru_step(token, hidden):
-            features, new_hidden = self.decoder(self.embedding(token[:, None]), hidden)  # (n, 1, E)
-            return new_hidden, F.pad(features[:, 0], (0, 1), value=1.0)
+            top, new_hidden = self.decoder.rnn(self.embedding(token[:, None]), hidden)  # (n, 1, H)
+            return new_hidden, top[:, 0]
         return gru_step
-
-    def _decoder_step(self, token: torch.Tensor, hidden: torch.Tensor, weights: tuple) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step of a one-layer decoder: (n,) previous words and (n, H) states -> the new states and the
-        (n, E+1) features whose product with the output layer is the logits of `decoder` and the tied output
-        layer, within float rounding."""
-        cell, proj_weight, proj_bias, _ = weights
-        hidden = gru_cell.step(cell, token, hidden)
-        return hidden, F.linear(hidden, proj_weight, proj_bias)
 
     def _kept_until_changed(self, name: str, sources: tuple[torch.Tensor, ...], build):
         """`build()`, made once and kept until one of `sources` changes (training updates parameters in place,
@@ -330,37 +322,24 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             kept[name] = (key, build())
         return kept[name][1]
 
-    def _step_weights(self) -> tuple:
-        """The decoder's weights laid out for `_decoder_step`: its GRU's for `gru_cell`; the projection gaining a
-        constant-1 feature, and the output layer (`_output_weight_t`)."""
-        rnn, proj = self.decoder.rnn, self.decoder.proj
-        sources = (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, proj.weight, proj.bias,
-                   self.embedding.weight)
+    def _step_weights(self) -> tuple[gru_cell.CellWeights, OutputLayer]:
+        """The one-layer decoder's weights laid out for a step: its GRU's for `gru_cell`, and the output layer."""
+        rnn = self.decoder.rnn
+        cell = self._kept_until_changed(
+            "step", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, self.embedding.weight),
+            lambda: gru_cell.CellWeights.of(rnn, self.embedding.weight))
+        return cell, self._output_layer()
 
-        def build():
-            return (
-                gru_cell.CellWeights.of(rnn, self.embedding.weight),
-                F.pad(proj.weight.detach(), (0, 0, 0, 1)),  # (E+1, H), last row 0
-                F.pad(proj.bias.detach(), (0, 1), value=1.0),  # (E+1,), last 1
-            )
-        return (*self._kept_until_changed("step", sources, build), self._output_weight_t())
-
-    def _output_weight_t(self) -> torch.Tensor:
-        """The tied output layer as one (E+1, V') matrix for `ranked_output`: its bias as the last row (the
-        features' constant 1 picks it up), its rows padded to a multiple of TOPK_CHUNK (`_output_layer_in_chunks`)."""
-        def build():
-            out_weight, out_bias = self._output_layer_in_chunks()
-            return torch.cat([out_weight, out_bias[:, None]], dim=1).t().contiguous().detach()
-        return self._kept_until_changed("output_t", (self.embedding.weight, self.out_bias), build)
-
-    def _output_layer_in_chunks(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The tied output layer with its rows padded to a multiple of TOPK_CHUNK; a padding id's logit is
-        -inf, so it is never chosen and adds nothing to the softmax's sum."""
-        weight, bias = self.embedding.weight, self.out_bias
+    def _output_layer(self) -> OutputLayer:
+        """The projection and the tied output layer for `ranked_output`, the output layer's rows padded to a
+        multiple of TOPK_CHUNK: a padding id's logit is -inf, so it is never chosen and adds nothing to the
+        softmax's sum."""
+        proj, weight, bias = self.decoder.proj, self.embedding.weight, self.out_bias
         pad = -weight.size(0) % TOPK_CHUNK
         return self._kept_until_changed(
-            "output", (weight, bias),
-            lambda: (F.pad(weight.detach(), (0, 0, 0, pad)), F.pad(bias.detach(), (0, pad), value=float("-inf"))))
+            "output", (proj.weight, proj.bias, weight, bias),
+            lambda: OutputLayer.of(proj.weight, proj.bias, F.pad(weight.detach(), (0, 0, 0, pad)),
+                                   F.pad(bias.detach(), (0, pad), value=float("-inf"))))
 
     def _backtrack(self, history: list[BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
         """Follow each row's best beam (beam 0) back to the start, collecting what it recorded. A row

@@ -24,9 +24,9 @@ import torch
 
 SOURCE = Path(__file__).with_name("kernels.c")
 # Each function of kernels.c and its arguments: p a pointer to a tensor's data, n an int64, t a thread count.
-SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppnnnntppp", "gru_cell": "pppppnntp"}
-# Functions of kernels.c that take nothing and return an int64: the shapes its output layer works in.
-SIZES = ("output_tile_rows", "output_tile_ids")
+SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "pppppnntp"}
+# Functions of kernels.c that return an int64: the shapes its output layer works in.
+SIZES = {"output_tile_ids": "", "output_scratch": "nnnt"}
 FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC"]
 # This CPU's vector instructions (built where it runs); 512-bit vectors where it has them.
 X86_FLAGS = ["-march=native", "-mprefer-vector-width=512"]
@@ -76,8 +76,10 @@ def _load():
         function = getattr(loaded, name)
         function.restype = None
         function.argtypes = [{"p": pointer, "n": size, "t": threads}[a] for a in arguments]
-    for name in SIZES:
-        getattr(loaded, name).restype = size
+    for name, arguments in SIZES.items():
+        function = getattr(loaded, name)
+        function.restype = size
+        function.argtypes = [{"n": size, "t": threads}[a] for a in arguments]
     return loaded, f"native kernels ({'built' if built else 'cached'} at {path})"
 
 

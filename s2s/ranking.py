@@ -16,8 +16,10 @@ reads a row, 20 KB, and finds it in the core's own cache for its second pass.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from . import native
 
@@ -37,23 +39,53 @@ def ranked_log_probs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.
     return values - log_normalizer_(logits, values[:, :1]), ids
 
 
-def ranked_output(features: torch.Tensor, weight_t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`ranked_log_probs(features @ weight_t, k)`: (N, F) features and the (F, V') output layer (its bias as the
-    last row, the features' last column 1) -> each row's k best words' log-probabilities and ids. Natively the
-    (N, V') logits are never written out: each tile of rows' logits is ranked in the core's cache as it is made."""
-    library = native.library() if native.usable(features, weight_t) else None
-    if library is not None and 1 <= k <= weight_t.size(1) and weight_t.size(1) % library.output_tile_ids() == 0:
-        features, weight_t = features.contiguous(), weight_t.contiguous()
-        (rows, width), vocab, threads = features.shape, weight_t.size(1), torch.get_num_threads()
-        size = threads * library.output_tile_rows() * (vocab + width)
+# The projection's features are padded to a multiple of this for ranked_output (a vector of floats, or several).
+FEATURE_BLOCK = 16
+
+
+@dataclass(frozen=True)
+class OutputLayer:
+    """The decoder's states -> logits, laid out for `ranked_output`: the projection transposed with a constant-1
+    feature that picks up the output layer's bias, padded with zero features to a multiple of FEATURE_BLOCK."""
+    proj_t: torch.Tensor  # (H, P): the projection's weights, then zero columns
+    proj_bias: torch.Tensor  # (P,): its bias, 1, zeros
+    weight_t: torch.Tensor  # (F, V'): F = E + 1 <= P; the tied output layer, its bias as the last row
+
+    @classmethod
+    def of(cls, proj_weight: torch.Tensor, proj_bias: torch.Tensor, out_weight: torch.Tensor,
+           out_bias: torch.Tensor) -> "OutputLayer":
+        """From the projection (E, H), (E,) and the output layer (V', E), (V',)."""
+        width = proj_weight.size(0) + 1
+        pad = -width % FEATURE_BLOCK
+        proj_t = F.pad(proj_weight.detach().t(), (0, 1 + pad))  # (H, P)
+        bias = F.pad(F.pad(proj_bias.detach(), (0, 1), value=1.0), (0, pad))  # (P,)
+        weight_t = torch.cat([out_weight.detach(), out_bias.detach()[:, None]], dim=1).t().contiguous()  # (F, V')
+        return cls(proj_t.contiguous(), bias.contiguous(), weight_t)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(N, H) states -> the (N, V') logits, torch's way."""
+        return torch.addmm(self.proj_bias, hidden, self.proj_t)[:, :self.weight_t.size(0)] @ self.weight_t
+
+
+def ranked_output(hidden: torch.Tensor, layer: OutputLayer, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`ranked_log_probs(layer.logits(hidden), k)`: (N, H) decoder states -> each row's k best words'
+    log-probabilities and ids. Natively the (N, V') logits are never written out: each tile of rows' features
+    and logits is made and ranked in the core's cache."""
+    library = native.library() if native.usable(hidden, layer.proj_t) else None
+    vocab = layer.weight_t.size(1)
+    if library is not None and 1 <= k <= vocab and vocab % library.output_tile_ids() == 0:
+        hidden = hidden.contiguous()
+        (rows, size), (width, padded), threads = hidden.shape, (layer.weight_t.size(0), layer.proj_t.size(1)), torch.get_num_threads()
+        needed = library.output_scratch(size, padded, vocab, threads)
         scratch = getattr(_scratch, "buffer", None)
-        if scratch is None or scratch.numel() < size:  # kept: a fresh buffer each step would be mapped each step
-            scratch = _scratch.buffer = torch.empty(size)
+        if scratch is None or scratch.numel() < needed:  # kept: a fresh buffer each step would be mapped each step
+            scratch = _scratch.buffer = torch.empty(needed)
         log_probs, ids = torch.empty(rows, k), torch.empty(rows, k, dtype=torch.long)
-        library.output_ranked(features.data_ptr(), weight_t.data_ptr(), rows, width, vocab, k, threads,
+        library.output_ranked(hidden.data_ptr(), layer.proj_t.data_ptr(), layer.proj_bias.data_ptr(),
+                              layer.weight_t.data_ptr(), rows, size, padded, width, vocab, k, threads,
                               scratch.data_ptr(), log_probs.data_ptr(), ids.data_ptr())
         return log_probs, ids
-    return ranked_log_probs(features @ weight_t, k)
+    return ranked_log_probs(layer.logits(hidden), k)
 
 
 # The decoder's top-k over the vocabulary runs in two stages: the k chunks of this many ids with the

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from s2s.ranking import EXP_FLOOR, TOPK_CHUNK, chunked_topk, log_normalizer_, ranked_log_probs, ranked_output
+from s2s.ranking import (EXP_FLOOR, TOPK_CHUNK, OutputLayer, chunked_topk, log_normalizer_, ranked_log_probs,
+                         ranked_output)
 
 
 def padded_logits(rows: int, vocab: int = 5029, scale: float = 5.0, seed: int = 0) -> torch.Tensor:
@@ -104,50 +105,54 @@ def test_the_native_ranking_takes_any_width_and_no_rows(kernels):
     assert log_probs.shape == ids.shape == (0, 3)
 
 
-def output_layer(rows: int, width: int = 33, vocab: int = 5029, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features with a last column of 1 and an (width, V') output layer whose last row is the bias: -inf for the
-    padding ids, as the decoder lays them out (Seq2Seq._output_weight_t)."""
+def output_layer(rows: int, size: int = 48, embed: int = 32, vocab: int = 5029, seed: int = 0):
+    """Decoder states, and the projection and output layer as Seq2Seq lays them out (the output layer's rows
+    padded to a multiple of TOPK_CHUNK, a padding id's bias -inf) -> (states, OutputLayer, float64 logits)."""
     generator = torch.Generator().manual_seed(seed)
-    features = torch.randn(rows, width, generator=generator)
-    features[:, -1] = 1.0
-    weight_t = torch.zeros(width, vocab + -vocab % TOPK_CHUNK)
-    weight_t[:, :vocab] = torch.randn(width, vocab, generator=generator) * 0.7
-    weight_t[-1, vocab:] = float("-inf")
-    return features, weight_t
+    hidden = torch.randn(rows, size, generator=generator)
+    proj_weight, proj_bias = torch.randn(embed, size, generator=generator) / 4, torch.randn(embed, generator=generator)
+    padded = vocab + -vocab % TOPK_CHUNK
+    out_weight = torch.zeros(padded, embed)
+    out_weight[:vocab] = torch.randn(vocab, embed, generator=generator) * 0.7
+    out_bias = torch.full((padded,), float("-inf"))
+    out_bias[:vocab] = torch.randn(vocab, generator=generator)
+    exact = (hidden.double() @ proj_weight.double().t() + proj_bias.double()) @ out_weight.double().t() + out_bias.double()
+    return hidden, OutputLayer.of(proj_weight, proj_bias, out_weight, out_bias), exact
 
 
 @pytest.mark.parametrize("rows", [1, 7, 8, 9, 130])  # around the native tile of rows (8 or 4)
 def test_the_native_output_layer_ranks_as_the_product_then_the_ranking(kernels, rows):
-    """Without the (N, V') logits: the same ids as torch's product then ranking, probabilities within 1e-5 of
-    float64's (the products' rounding differs from torch's matmul by float rounding only)."""
-    features, weight_t = output_layer(rows)
-    exact = torch.log_softmax(features.double() @ weight_t.double(), dim=-1)
+    """Without the (N, V') logits: the same ids as torch's products then ranking, probabilities within 1e-5 of
+    float64's (the products' rounding differs from torch's matmuls by float rounding only)."""
+    hidden, layer, exact = output_layer(rows)
+    exact = torch.log_softmax(exact, dim=-1)
     for k in (1, 5, 10):
-        log_probs, ids = ranked_output(features, weight_t, k)
-        assert torch.equal(ids, torch_ranking(features @ weight_t, k)[1])
+        log_probs, ids = ranked_output(hidden, layer, k)
+        assert torch.equal(ids, torch_ranking(layer.logits(hidden), k)[1])
         assert (log_probs.double().exp() - exact.gather(1, ids).exp()).abs().max() < 1e-5
 
 
 def test_the_native_output_layer_gives_a_row_the_same_bits_alone_in_any_batch_and_thread_count(kernels):
-    features, weight_t = output_layer(37)  # tiles of 8 (or 4) rows and a short last one
-    together = ranked_output(features, weight_t, 5)
+    hidden, layer, _ = output_layer(37)  # tiles of 8 (or 4) rows and a short last one
+    together = ranked_output(hidden, layer, 5)
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        one_thread = ranked_output(features, weight_t, 5)
+        one_thread = ranked_output(hidden, layer, 5)
     finally:
         torch.set_num_threads(threads)
     for row in (0, 5, 8, 36):
-        alone = ranked_output(features[row:row + 1], weight_t, 5)
-        shifted = ranked_output(features[row:], weight_t, 5)  # the row first in its tile, not at its old place
+        alone = ranked_output(hidden[row:row + 1], layer, 5)
+        shifted = ranked_output(hidden[row:], layer, 5)  # the row first in its tile, not at its old place
         assert all(torch.equal(whole[row], single[0]) for whole, single in zip(together, alone))
         assert all(torch.equal(whole[row], first[0]) for whole, first in zip(together, shifted))
     assert all(torch.equal(a, b) for a, b in zip(together, one_thread))
 
 
-def test_the_output_layer_takes_any_width_no_rows_and_falls_back_off_its_tile(kernels):
-    features, weight_t = output_layer(3, vocab=40)  # 40 ids: not a multiple of the native tile: torch's way
-    log_probs, ids = ranked_output(features, weight_t[:, :40].contiguous(), 40)
-    assert torch.equal(ids, (features @ weight_t[:, :40]).argsort(dim=-1, descending=True))
-    log_probs, ids = ranked_output(torch.empty(0, 33), output_layer(1)[1], 3)
+def test_the_output_layer_takes_any_width_and_no_rows(kernels):
+    hidden, layer, exact = output_layer(3, size=8, embed=4, vocab=40)  # a state smaller than a tile of features; k: every id
+    log_probs, ids = ranked_output(hidden, layer, 40)
+    assert torch.equal(ids, exact.float().argsort(dim=-1, descending=True)[:, :40])
+    hidden, layer, _ = output_layer(0)
+    log_probs, ids = ranked_output(hidden, layer, 3)
     assert log_probs.shape == ids.shape == (0, 3)
