@@ -16,6 +16,8 @@ table, push some of the hidden weights out of the cache, and part of that gain g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -44,16 +46,29 @@ class CellWeights:
                    b_hh[2 * h:].contiguous())
 
 
+def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """`step` for a decoding loop, its way chosen once: a step of one sentence is mostly such per-call overhead.
+    The native way: (n,) int64 word ids, read in place whatever their stride, and (n, H) float32 states."""
+    if not native.usable(weights.gates_in, weights.w_hh):
+        return partial(_torch_step, weights)
+    cell, threads, size = native.library().gru_cell, torch.get_num_threads(), weights.b_hh_n.numel()
+    table, bias, w_hh = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr(), weights.w_hh
+
+    def native_step(words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+        hidden = hidden.contiguous()
+        hidden_gates, out = hidden @ w_hh, torch.empty_like(hidden)  # (n, 3H): a matmul, then the gates in one pass
+        cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(), bias,
+             hidden.size(0), size, threads, out.data_ptr())
+        return out
+    return native_step
+
+
 def step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
     """(n,) word ids and (n, H) states -> the (n, H) states after reading those words."""
-    if native.usable(hidden, words, weights.gates_in):  # a matmul, then the gates in one pass (kernels.c)
-        hidden, words = hidden.contiguous(), words.contiguous()
-        hidden_gates = hidden @ weights.w_hh  # (n, 3H)
-        out = torch.empty_like(hidden)
-        native.library().gru_cell(weights.gates_in.data_ptr(), words.data_ptr(), hidden.data_ptr(),
-                                  hidden_gates.data_ptr(), weights.b_hh_n.data_ptr(), *hidden.shape,
-                                  torch.get_num_threads(), out.data_ptr())
-        return out
+    return stepper(weights)(words, hidden)
+
+
+def _torch_step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
     h = hidden.size(1)
     gi = weights.gates_in.index_select(0, words)  # (n, 3H)
     r, z = torch.addmm(gi[:, :2 * h], hidden, weights.w_hh_rz).sigmoid_().chunk(2, dim=1)
@@ -73,5 +88,5 @@ def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch
     table, bias, states, gates = (t.data_ptr() for t in (weights.gates_in, weights.b_hh_n, hidden, hidden_gates))
     for t, n in enumerate(reading):
         torch.mm(hidden[:n], weights.w_hh, out=hidden_gates[:n])
-        cell(table, words[t].data_ptr(), states, gates, bias, n, size, threads, states)
+        cell(table, words[t].data_ptr(), 1, states, gates, bias, n, size, threads, states)
     return hidden

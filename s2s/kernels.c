@@ -242,15 +242,16 @@ static inline float tanh_of(float x) {
   return magnitude < 0.625f ? near_zero : (x < 0.0f ? -far : far);
 }
 
-/* The states after one GRU step (PyTorch's gate order r, z, n), for rows reading words:
+/* The states after one GRU step (PyTorch's gate order r, z, n), for rows reading words (row i's is
+ * words[i * word_stride]: a column of the ranking's ids is read where it lies):
  *   gates_in (V, 3H): each word's input part of the gates, the r and z gates' hidden biases included;
  *   hidden_gates (rows, 3H): hidden (rows, H) times the hidden weights, no bias; bias_n (H): the n gate's
  *   hidden bias, apart because the reset gate multiplies it. out (rows, H) = (1 - z) * n + z * hidden. */
-void gru_cell(const float *gates_in, const int64_t *words, const float *hidden, const float *hidden_gates,
-              const float *bias_n, int64_t rows, int64_t size, int threads, float *out) {
+void gru_cell(const float *gates_in, const int64_t *words, int64_t word_stride, const float *hidden,
+              const float *hidden_gates, const float *bias_n, int64_t rows, int64_t size, int threads, float *out) {
   #pragma omp parallel for schedule(static) num_threads(threads) if (rows > 1)
   for (int64_t i = 0; i < rows; ++i) {
-    const float *restrict in = gates_in + words[i] * 3 * size, *restrict h = hidden + i * size;
+    const float *restrict in = gates_in + words[i * word_stride] * 3 * size, *restrict h = hidden + i * size;
     const float *restrict hg = hidden_gates + i * 3 * size;
     float *restrict o = out + i * size;
     #pragma omp simd

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from . import gru_cell, native
-from .ranking import TOPK_CHUNK, OutputLayer, ranked_output
+from .ranking import TOPK_CHUNK, OutputLayer, ranker
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 
@@ -192,7 +192,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
-        step, output = self._search_step(), self._output_layer()
+        step, rank = self._search_step(), ranker(self._output_layer(), max(per_beam, k))
         history: list[BeamStep] = []
         for _ in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
@@ -200,7 +200,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             # A row's best `width` extensions are among each beam's own best `width` words, so only
             # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
             # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
-            top_log_probs, top_ids = ranked_output(top, output, max(per_beam, k))
+            top_log_probs, top_ids = rank(top)
             top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
             top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
@@ -257,23 +257,24 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         batch_size, device = src.size(0), src.device
         lengths = lengths.to(device)
         cell, output = self._step_weights()
+        step, rank = gru_cell.stepper(cell), ranker(output, k)
         hidden = self._encode_for_decoding(src, lengths)[0]  # (B, H)
         num_steps = 2 * lengths + 1  # a row that never says <eos> stops at its limit
         limits = set(num_steps.tolist())  # the steps at which some row reaches its limit
         rows, limit = torch.arange(batch_size, device=device), num_steps.clone()
         token = torch.full((batch_size,), self.config.sos_id, dtype=torch.long, device=device)
         log_prob = torch.zeros(batch_size, device=device)
-        # Each step's top-k (ids, probabilities) of the rows then live; the first id is the emitted token.
-        # A run of steps over the same rows is written into the result with one copy, after the loop.
+        # Each step's top-k (ids, log-probabilities) of the rows then live; the first id is the emitted token.
+        # A run of steps over the same rows is written into the result with one copy (and one exp), after the loop.
         spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
         for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
-            hidden = gru_cell.step(cell, token, hidden)  # (n, H)
-            best_log_probs, best_ids = ranked_output(hidden, output, k)  # (n, k)
+            hidden = step(token, hidden)  # (n, H)
+            best_log_probs, best_ids = rank(hidden)  # (n, k)
             token = best_ids[:, 0]
             if not spans or spans[-1][0] is not rows:
                 spans.append((rows, [], []))
             spans[-1][1].append(best_ids)
-            spans[-1][2].append(best_log_probs.exp())
+            spans[-1][2].append(best_log_probs)
             log_prob.index_add_(0, rows, best_log_probs[:, 0])
             done = token == self.config.eos_id
             if used in limits:
@@ -288,10 +289,10 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         top_ids = torch.full((batch_size, steps, k), self.config.pad_id, dtype=torch.long, device=device)
         top_probs = torch.zeros(batch_size, steps, k, device=device)
         start = 0
-        for span_rows, ids, span_probs in spans:
+        for span_rows, ids, span_log_probs in spans:
             end = start + len(ids)
             top_ids[span_rows, start:end] = torch.stack(ids, dim=1)
-            top_probs[span_rows, start:end] = torch.stack(span_probs, dim=1)
+            top_probs[span_rows, start:end] = torch.stack(span_log_probs, dim=1).exp_()
             start = end
         return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
 
@@ -300,10 +301,10 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         (n, H), which `ranked_output` takes through the output layer. One layer: the greedy loop's cell (8% faster
         than a one-step nn.GRU call); more layers: nn.GRU."""
         if self.config.num_layers == 1:
-            cell, _ = self._step_weights()
+            cell_stepper = gru_cell.stepper(self._step_weights()[0])
 
             def cell_step(token, hidden):
-                new_hidden = gru_cell.step(cell, token, hidden[0])
+                new_hidden = cell_stepper(token, hidden[0])
                 return new_hidden[None], new_hidden
             return cell_step
 

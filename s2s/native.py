@@ -24,7 +24,7 @@ import torch
 
 SOURCE = Path(__file__).with_name("kernels.c")
 # Each function of kernels.c and its arguments: p a pointer to a tensor's data, n an int64, t a thread count.
-SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "pppppnntp"}
+SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "ppnpppnntp"}
 # Functions of kernels.c that return an int64: the shapes its output layer works in.
 SIZES = {"output_tile_ids": "", "output_scratch": "nnnt"}
 FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -67,25 +68,39 @@ class OutputLayer:
         return torch.addmm(self.proj_bias, hidden, self.proj_t)[:, :self.weight_t.size(0)] @ self.weight_t
 
 
-def ranked_output(hidden: torch.Tensor, layer: OutputLayer, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """`ranked_log_probs(layer.logits(hidden), k)`: (N, H) decoder states -> each row's k best words'
-    log-probabilities and ids. Natively the (N, V') logits are never written out: each tile of rows' features
-    and logits is made and ranked in the core's cache."""
-    library = native.library() if native.usable(hidden, layer.proj_t) else None
-    vocab = layer.weight_t.size(1)
-    if library is not None and 1 <= k <= vocab and vocab % library.output_tile_ids() == 0:
-        hidden = hidden.contiguous()
-        (rows, size), (width, padded), threads = hidden.shape, (layer.weight_t.size(0), layer.proj_t.size(1)), torch.get_num_threads()
-        needed = library.output_scratch(size, padded, vocab, threads)
-        scratch = getattr(_scratch, "buffer", None)
-        if scratch is None or scratch.numel() < needed:  # kept: a fresh buffer each step would be mapped each step
-            scratch = _scratch.buffer = torch.empty(needed)
+def ranker(layer: OutputLayer, k: int) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """`ranked_output(hidden, layer, k)` for a decoding loop, its way chosen once (a step of one sentence is
+    mostly such per-call overhead). Natively the (N, V') logits are never written out: each tile of rows'
+    features and logits is made and ranked in the core's cache."""
+    library = native.library() if native.usable(layer.proj_t, layer.weight_t) else None
+    (size, padded), (width, vocab) = layer.proj_t.shape, layer.weight_t.shape
+    if library is None or not 1 <= k <= vocab or vocab % library.output_tile_ids():
+        return lambda hidden: ranked_log_probs(layer.logits(hidden), k)
+    threads = torch.get_num_threads()
+    scratch = _scratch_of(library.output_scratch(size, padded, vocab, threads))
+    weights = (layer.proj_t.data_ptr(), layer.proj_bias.data_ptr(), layer.weight_t.data_ptr())
+
+    def native_ranking(hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden, rows = hidden.contiguous(), hidden.size(0)
         log_probs, ids = torch.empty(rows, k), torch.empty(rows, k, dtype=torch.long)
-        library.output_ranked(hidden.data_ptr(), layer.proj_t.data_ptr(), layer.proj_bias.data_ptr(),
-                              layer.weight_t.data_ptr(), rows, size, padded, width, vocab, k, threads,
+        library.output_ranked(hidden.data_ptr(), *weights, rows, size, padded, width, vocab, k, threads,
                               scratch.data_ptr(), log_probs.data_ptr(), ids.data_ptr())
         return log_probs, ids
-    return ranked_log_probs(layer.logits(hidden), k)
+    return native_ranking
+
+
+def ranked_output(hidden: torch.Tensor, layer: OutputLayer, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`ranked_log_probs(layer.logits(hidden), k)`: (N, H) decoder states -> each row's k best words'
+    log-probabilities and ids (see `ranker`)."""
+    return ranker(layer, k)(hidden)
+
+
+def _scratch_of(size: int) -> torch.Tensor:
+    """This thread's buffer for the native output layer, at least `size` floats: kept, as a fresh one each step
+    would be mapped each step."""
+    if getattr(_scratch, "buffer", None) is None or _scratch.buffer.numel() < size:
+        _scratch.buffer = torch.empty(size)
+    return _scratch.buffer
 
 
 # The decoder's top-k over the vocabulary runs in two stages: the k chunks of this many ids with the
