@@ -83,10 +83,11 @@ def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch
     mostly this loop's own overhead)."""
     words = words.contiguous()
     batch, size = words.size(1), weights.b_hh_n.numel()
-    hidden, hidden_gates = torch.zeros(batch, size), torch.empty(batch, 3 * size)
+    hidden, hidden_gates = torch.zeros(batch, size), torch.zeros(batch, 3 * size)
     cell, threads = native.library().gru_cell, torch.get_num_threads()
     table, bias, states, gates = (t.data_ptr() for t in (weights.gates_in, weights.b_hh_n, hidden, hidden_gates))
     for t, n in enumerate(reading):
-        torch.mm(hidden[:n], weights.w_hh, out=hidden_gates[:n])
+        if t:  # the first step's states are zeros, and so are their gates: no matmul (one in 13 at 13 words)
+            torch.mm(hidden[:n], weights.w_hh, out=hidden_gates[:n])
         cell(table, words[t].data_ptr(), 1, states, gates, bias, n, size, threads, states)
     return hidden
