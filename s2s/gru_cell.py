@@ -29,11 +29,14 @@ from . import native
 @dataclass(frozen=True)
 class CellWeights:
     gates_in: torch.Tensor  # (V, 3H): each word's embedding through the input weights, with the r/z biases
-    w_hh: torch.Tensor  # (H, 3H): the hidden weights, transposed (the native cell's one matmul)
-    # Torch's way multiplies r/z and n apart. Contiguous copies, not column views of w_hh: a view's matmul is 4-10%
-    # slower (400 against 416-445 us at 128 rows); 3 MB more at the shipped size.
-    w_hh_rz: torch.Tensor  # (H, 2H): those of r and z
-    w_hh_n: torch.Tensor  # (H, H): those of n
+    w_hh: torch.Tensor  # (H, 3H): the hidden weights, transposed (the native cell's matmul, for many rows)
+    # The same regrouped for the fused native cell (few rows), (H / B, H, 3, B): by blocks of B hidden units
+    # (kernels.c's cell_block()), each block's r, z and n columns side by side. None where the kernels are not built.
+    w_packed: torch.Tensor | None
+    # Torch's way multiplies r/z and n apart: (H, 2H) those of r and z, (H, H) those of n (contiguous copies, not
+    # column views of one matrix: a view's matmul is 4-10% slower).
+    w_hh_rz: torch.Tensor
+    w_hh_n: torch.Tensor
     b_hh_n: torch.Tensor  # (H,)
 
     @classmethod
@@ -42,23 +45,38 @@ class CellWeights:
         h = rnn.hidden_size
         w_ih, w_hh, b_ih, b_hh = (t.detach() for t in (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0))
         gates_in = F.linear(embedding.detach(), w_ih, torch.cat([b_ih[:2 * h] + b_hh[:2 * h], b_ih[2 * h:]]))
-        return cls(gates_in, w_hh.t().contiguous(), w_hh[:2 * h].t().contiguous(), w_hh[2 * h:].t().contiguous(),
-                   b_hh[2 * h:].contiguous())
+        library, packed = native.library() if native.usable(w_hh) else None, None
+        if library is not None and h % library.cell_block() == 0:
+            block = library.cell_block()
+            packed = w_hh.t().reshape(h, 3, h // block, block).permute(2, 0, 1, 3).contiguous()
+        return cls(gates_in, w_hh.t().contiguous(), packed, w_hh[:2 * h].t().contiguous(),
+                   w_hh[2 * h:].t().contiguous(), b_hh[2 * h:].contiguous())
+
+
+# Up to this many rows the fused cell (kernels.c's gru_cell_fused: the sums in registers, each thread its own
+# hidden units) is faster; past it, torch's matmul then the gates' pass. In the decoding loop, 2026-12-01: one row
+# 31 against 54 us a step, 64 rows 338 against 412; 128 rows 7% slower (the greedy 64 x 26 words case).
+FUSED_MAX_ROWS = 64
 
 
 def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """`step` for a decoding loop, its way chosen once: a step of one sentence is mostly such per-call overhead.
     The native way: (n,) int64 word ids, read in place whatever their stride, and (n, H) float32 states."""
-    if not native.usable(weights.gates_in, weights.w_hh):
+    if weights.w_packed is None or not native.usable(weights.gates_in, weights.w_packed):
         return partial(_torch_step, weights)
-    cell, threads, size = native.library().gru_cell, torch.get_num_threads(), weights.b_hh_n.numel()
-    table, bias, w_hh = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr(), weights.w_hh
+    library, threads, size = native.library(), torch.get_num_threads(), weights.b_hh_n.numel()
+    table, packed, bias = weights.gates_in.data_ptr(), weights.w_packed.data_ptr(), weights.b_hh_n.data_ptr()
 
     def native_step(words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        hidden = hidden.contiguous()
-        hidden_gates, out = hidden @ w_hh, torch.empty_like(hidden)  # (n, 3H): a matmul, then the gates in one pass
-        cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(), bias,
-             hidden.size(0), size, threads, out.data_ptr())
+        hidden, rows = hidden.contiguous(), hidden.size(0)
+        out = torch.empty_like(hidden)
+        if rows <= FUSED_MAX_ROWS:
+            library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), packed, bias, rows,
+                                   size, threads, out.data_ptr())
+        else:  # a matmul, then the gates in one pass
+            hidden_gates = hidden @ weights.w_hh  # (n, 3H)
+            library.gru_cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(),
+                             bias, rows, size, threads, out.data_ptr())
         return out
     return native_step
 
@@ -77,17 +95,29 @@ def _torch_step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor)
 
 
 def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch.Tensor:
-    """The encoder's loop, where the native cell runs: (T, B) words, rows sorted longest first, `reading[t]` the
-    rows still reading at step t (a prefix) -> the (B, H) states after each row's own last word. The matmul
-    writes into one buffer and the cell into the states, so a step is two calls (a short sentence's encoder is
-    mostly this loop's own overhead)."""
+    """The encoder's loop, where the native cell runs (`weights.w_packed` is set): (T, B) words, rows sorted
+    longest first, `reading[t]` the rows still reading at step t (a prefix) -> the (B, H) states after each row's
+    own last word. A step is one or two calls (a short sentence's encoder is mostly this loop's own overhead); the
+    states alternate between two buffers (the fused cell reads all of one while it writes the other), and a row
+    that has read its last word is copied out once."""
     words = words.contiguous()
+    library, threads = native.library(), torch.get_num_threads()
     batch, size = words.size(1), weights.b_hh_n.numel()
-    hidden, hidden_gates = torch.zeros(batch, size), torch.zeros(batch, 3 * size)
-    cell, threads = native.library().gru_cell, torch.get_num_threads()
-    table, bias, states, gates = (t.data_ptr() for t in (weights.gates_in, weights.b_hh_n, hidden, hidden_gates))
+    result, current, spare = torch.empty(batch, size), torch.zeros(batch, size), torch.empty(batch, size)
+    hidden_gates = torch.zeros(batch, 3 * size)  # zeros: the first word's states are zeros, so are their gates
+    table, packed, bias = weights.gates_in.data_ptr(), weights.w_packed.data_ptr(), weights.b_hh_n.data_ptr()
     for t, n in enumerate(reading):
-        if t:  # the first step's states are zeros, and so are their gates: no matmul (one in 13 at 13 words)
-            torch.mm(hidden[:n], weights.w_hh, out=hidden_gates[:n])
-        cell(table, words[t].data_ptr(), 1, states, gates, bias, n, size, threads, states)
-    return hidden
+        if t and n < reading[t - 1]:
+            result[n:reading[t - 1]] = current[n:reading[t - 1]]
+        if t and n <= FUSED_MAX_ROWS:
+            library.gru_cell_fused(table, words[t].data_ptr(), 1, current.data_ptr(), packed, bias, n, size, threads,
+                                   spare.data_ptr())
+        else:
+            if t:
+                torch.mm(current[:n], weights.w_hh, out=hidden_gates[:n])
+            library.gru_cell(table, words[t].data_ptr(), 1, current.data_ptr(), hidden_gates.data_ptr(), bias, n,
+                             size, threads, spare.data_ptr())
+        current, spare = spare, current
+    last = reading[-1] if reading else 0
+    result[:last] = current[:last]
+    return result

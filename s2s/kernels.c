@@ -263,3 +263,82 @@ void gru_cell(const float *gates_in, const int64_t *words, int64_t word_stride, 
     }
   }
 }
+
+/* The GRU step in one pass, without the (rows, 3H) hidden gates: each thread takes its own blocks of VECTOR hidden
+ * units (the same blocks every step, so its part of the hidden weights, half of 3 MB at the shipped size on two
+ * cores, can stay in its core's cache) and, for a tile of rows, sums hidden x weights for the r, z and n gates of
+ * those units in registers, then computes the gates as gru_cell does. w_packed (size / VECTOR, size, 3, VECTOR):
+ * the hidden weights (H, 3H) regrouped by block of units (cell_block() floats a block); hidden and out must not
+ * overlap. Each sum is one chain over the hidden units in order, so a row's states are the same bits in any batch. */
+int64_t cell_block(void) { return VECTOR; }
+
+#define CELL_TILE(NAME, ROWS)                                                                                      \
+  static void NAME(const float *restrict gates_in, const int64_t *restrict words, int64_t word_stride,              \
+                   const float *restrict hidden, const float *restrict w_block, const float *restrict bias_n,      \
+                   int64_t size, int64_t unit, float *restrict out) {                                              \
+    vector acc[ROWS][3];                                                                                           \
+    _Pragma("GCC unroll 16") for (int r = 0; r < ROWS; ++r)                                                        \
+      _Pragma("GCC unroll 3") for (int g = 0; g < 3; ++g) acc[r][g] = (vector){0};                                \
+    for (int64_t k = 0; k < size; ++k) {                                                                           \
+      const float *w = w_block + k * 3 * VECTOR;                                                                   \
+      vector w0 = *(const vector *)w, w1 = *(const vector *)(w + VECTOR), w2 = *(const vector *)(w + 2 * VECTOR);  \
+      _Pragma("GCC unroll 16") for (int r = 0; r < ROWS; ++r) {                                                    \
+        float h = hidden[r * size + k];                                                                            \
+        acc[r][0] += h * w0;                                                                                       \
+        acc[r][1] += h * w1;                                                                                       \
+        acc[r][2] += h * w2;                                                                                       \
+      }                                                                                                            \
+    }                                                                                                              \
+    for (int r = 0; r < ROWS; ++r) {                                                                               \
+      float hg[3][VECTOR];                                                                                         \
+      for (int g = 0; g < 3; ++g) *(vector *)hg[g] = acc[r][g];                                                    \
+      const float *restrict in = gates_in + words[r * word_stride] * 3 * size + unit;                              \
+      const float *restrict h = hidden + r * size + unit;                                                          \
+      float *restrict o = out + r * size + unit;                                                                   \
+      _Pragma("omp simd") for (int l = 0; l < VECTOR; ++l) {                                                       \
+        float rg = sigmoid(in[l] + hg[0][l]);                                                                      \
+        float z = sigmoid(in[size + l] + hg[1][l]);                                                                \
+        float n = tanh_of(in[2 * size + l] + rg * (hg[2][l] + bias_n[unit + l]));                                  \
+        o[l] = n + z * (h[l] - n);                                                                                 \
+      }                                                                                                            \
+    }                                                                                                              \
+  }
+CELL_TILE(cell_tile, TILE_ROWS)
+CELL_TILE(cell_row, 1)
+
+void gru_cell_fused(const float *gates_in, const int64_t *words, int64_t word_stride, const float *hidden,
+                    const float *w_packed, const float *bias_n, int64_t rows, int64_t size, int threads, float *out) {
+  int64_t blocks = size / VECTOR, full = rows / TILE_ROWS, tail = rows - full * TILE_ROWS;
+  int pad = tail > 2 && size <= 4096;  /* the copies below live on each thread's stack */
+  #pragma omp parallel num_threads(threads) if (rows > 0)
+  {
+    /* A last tile of more than two rows runs as a full one over zero rows (one pass over the weights instead
+     * of one a row): this thread's copy of its rows, and its outputs, of which only the real rows are kept. */
+    float padded_hidden[pad ? TILE_ROWS * size : 1], padded_out[pad ? TILE_ROWS * size : 1];
+    int64_t padded_words[TILE_ROWS];
+    if (pad) {
+      memset(padded_hidden, 0, sizeof(float) * TILE_ROWS * size);
+      memcpy(padded_hidden, hidden + full * TILE_ROWS * size, sizeof(float) * tail * size);
+      for (int64_t r = 0; r < TILE_ROWS; ++r) padded_words[r] = r < tail ? words[(full * TILE_ROWS + r) * word_stride] : 0;
+    }
+    #pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float *w_block = w_packed + b * size * 3 * VECTOR;
+      int64_t unit = b * VECTOR;
+      for (int64_t t = 0; t < full; ++t) {
+        int64_t first = t * TILE_ROWS;
+        cell_tile(gates_in, words + first * word_stride, word_stride, hidden + first * size, w_block, bias_n, size,
+                  unit, out + first * size);
+      }
+      if (pad) {
+        cell_tile(gates_in, padded_words, 1, padded_hidden, w_block, bias_n, size, unit, padded_out);
+        for (int64_t r = 0; r < tail; ++r)
+          memcpy(out + (full * TILE_ROWS + r) * size + unit, padded_out + r * size + unit, sizeof(float) * VECTOR);
+      } else {
+        for (int64_t r = full * TILE_ROWS; r < rows; ++r)
+          cell_row(gates_in, words + r * word_stride, word_stride, hidden + r * size, w_block, bias_n, size, unit,
+                   out + r * size);
+      }
+    }
+  }
+}

@@ -24,9 +24,10 @@ import torch
 
 SOURCE = Path(__file__).with_name("kernels.c")
 # Each function of kernels.c and its arguments: p a pointer to a tensor's data, n an int64, t a thread count.
-SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "ppnpppnntp"}
+SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "ppnpppnntp",
+              "gru_cell_fused": "ppnpppnntp"}
 # Functions of kernels.c that return an int64: the shapes its output layer works in.
-SIZES = {"output_tile_ids": "", "output_scratch": "nnnt"}
+SIZES = {"output_tile_ids": "", "output_scratch": "nnnt", "cell_block": ""}
 FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC"]
 # This CPU's vector instructions (built where it runs); 512-bit vectors where it has them.
 X86_FLAGS = ["-march=native", "-mprefer-vector-width=512"]

@@ -37,18 +37,26 @@ def test_a_compiler_that_fails_leaves_decoding_to_torch(monkeypatch, tmp_path):
     assert native.status() == "torch operations (building s2s/kernels.c failed: cc: out of luck)"
 
 
-def test_the_native_gru_cell_steps_as_nn_gru_does(kernels):
+@pytest.mark.parametrize("fused_max_rows", [0, 1000])  # the matmul then the gates; the fused cell
+def test_the_native_gru_cell_steps_as_nn_gru_does(kernels, monkeypatch, fused_max_rows):
+    monkeypatch.setattr(gru_cell, "FUSED_MAX_ROWS", fused_max_rows)
     torch.manual_seed(0)
     rnn = torch.nn.GRU(16, 64, batch_first=True)
     embedding = torch.randn(50, 16)
     weights = gru_cell.CellWeights.of(rnn, embedding)
-    words, hidden = torch.randint(0, 50, (9,)), torch.randn(9, 64) * 2
+    words, hidden = torch.randint(0, 50, (21,)), torch.randn(21, 64) * 2  # full tiles of rows and a last one
     with torch.no_grad():
         expected = rnn(embedding[words][:, None], hidden[None])[1][0]
     stepped = gru_cell.step(weights, words, hidden)
     assert torch.allclose(stepped, expected, atol=1e-6)
-    alone = gru_cell.step(weights, words[4:5], hidden[4:5])  # the matmul may round differently for one row
-    assert torch.allclose(alone[0], stepped[4], atol=1e-6)
+    for rows in (slice(4, 5), slice(3, 5), slice(16, 21)):  # alone, two and five rows (a last tile's two ways)
+        apart = gru_cell.step(weights, words[rows], hidden[rows])
+        if fused_max_rows:  # each state a chain of its own: the same bits in any batch
+            assert torch.equal(apart, stepped[rows])
+        else:  # the matmul may round differently for other row counts
+            assert torch.allclose(apart, stepped[rows], atol=1e-6)
+    column = torch.stack([words, words], dim=1)[:, 0]  # ids read in place at a stride, as the ranking leaves them
+    assert column.stride(0) == 2 and torch.equal(gru_cell.step(weights, column, hidden), stepped)
 
 
 @pytest.mark.parametrize("beam_width", [1, 2])
@@ -64,8 +72,10 @@ def test_decoding_gives_the_same_words_natively_and_with_torch(kernels, monkeypa
     assert torch.allclose(natively.log_prob, with_torch.log_prob, atol=1e-5)
 
 
-def test_the_stepped_encoder_reads_as_the_packed_gru(kernels):
+@pytest.mark.parametrize("fused_max_rows", [0, 3, 1000])  # the matmul's way, both ways as rows finish, fused
+def test_the_stepped_encoder_reads_as_the_packed_gru(kernels, monkeypatch, fused_max_rows):
     """Decoding's encoder steps the native cell over rows sorted longest first; each row stops at its own last word."""
+    monkeypatch.setattr(gru_cell, "FUSED_MAX_ROWS", fused_max_rows)
     tok = tiny_tokenizer()
     model = tiny_model(tok, seed=5)
     batch = tok.encode_batch(["the cat sat on the mat", "Bob", "I love CUDA", "a dog", "my name is my name"])
