@@ -5,7 +5,8 @@ is a (V, 3H) table made once, and a step looks up its words' rows instead of an 
 (n, E) x (E, 3H) matmul. The r and z gates' hidden bias is added into the table, so their sum is the hidden
 matmul's own accumulation; the n gate's hidden bias stays apart, as the reset gate multiplies it. Then four
 elementwise operations; or, where s2s/kernels.c is built (`native`), one (n, H) x (H, 3H) matmul and the gates in
-one C pass (0.78 against 0.89 ms a step at 128 rows), which `read` also steps for decoding's encoder.
+one C pass (0.78 against 0.89 ms a step at 128 rows), and for up to FUSED_MAX_ROWS rows one C call for the whole
+cell (`gru_cell_fused`: one row 31 against 54 us a step), which `read` also steps for decoding's encoder.
 
 The table against the embedding and matmul, in one process, three rounds alternating (2026-12-01): 64 x 26 words
 3-4% faster greedy and 2-4% at beam width 2; one sentence at a time 14% and 9%; 31 MB at the shipped size. Alone

@@ -1,10 +1,13 @@
-/* Two pieces of a decoder step, each one function over its rows where torch needs several operations:
+/* The pieces of a decoding step, each one function over its rows where torch needs several operations:
  *   ranked_log_probs: each row's k best logits, best first, and their log-probabilities (s2s/ranking.py);
- *   gru_cell: a GRU cell's gates from the input table and the hidden matmul (s2s/gru_cell.py).
+ *   output_ranked: the same from the decoder's states, the projection and output layer made tile by tile in
+ *     the core's cache, never the (rows, vocabulary) logits in memory (s2s/ranking.py);
+ *   gru_cell: a GRU cell's gates from the input table and the hidden matmul (s2s/gru_cell.py);
+ *   gru_cell_fused: the whole cell, hidden matmul included, for a few rows (s2s/gru_cell.py).
  *
  * Built and loaded by s2s/native.py (cc -O3 -fopenmp; see there). Rows are independent and each is computed
- * the same way whatever the others and whichever thread takes it, so a sentence gets the same numbers alone
- * as in any batch. OpenMP threads come from the pool torch already runs (the same libgomp).
+ * the same way whatever the others and whichever thread takes it (a sum is one chain in a fixed order, whatever
+ * the tile it is made in), so a sentence gets the same numbers alone as in any batch. OpenMP threads come from the pool torch already runs (the same libgomp).
  */
 #include <math.h>
 #include <stdint.h>

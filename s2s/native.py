@@ -1,9 +1,10 @@
 """`kernels.c` compiled on this machine at first use and called through ctypes; torch's operations where it cannot be.
 
 Two pieces of a decoder step are many small torch operations, each a pass over a (rows, vocabulary) or
-(rows, 3 x hidden) tensor: the ranking (each row's k best words and their log-probabilities, s2s/ranking.py)
-and the GRU cell's gates (s2s/gru_cell.py). kernels.c does each in one function that reads a row once. It is
-plain C with OpenMP, built with this machine's C compiler into a cache directory once (0.1-0.3 s) and reused.
+(rows, 3 x hidden) tensor: the output layer and ranking (each row's k best words and their log-probabilities,
+s2s/ranking.py) and the GRU cell (s2s/gru_cell.py). kernels.c does each in one function that keeps a row, or a
+tile of rows, in the core's cache. It is plain C with OpenMP, built with this machine's C compiler into a cache
+directory once (0.1-0.3 s) and reused.
 Without a compiler (or with S2S_NATIVE=0) decoding uses torch's operations: the same words, probabilities
 within float rounding (tests/test_native.py).
 """
