@@ -1,6 +1,7 @@
 """The functions behind the page, called directly: a 3-sentence batch builds every table and figure."""
 
 import gradio as gr
+import orjson
 import pytest
 from matplotlib.figure import Figure
 
@@ -11,9 +12,16 @@ TEXT = "I love CUDA\n  TF is Aww  \n\nMy name is Sunil"
 SENTENCES = ["I love CUDA", "TF is Aww", "My name is Sunil"]
 
 
+def double(app_module, *values):
+    """app.double's answer as a client reads it (it hands Gradio JSON already made, an orjson.Fragment), and its state."""
+    answer, state = app_module.double(*values)
+    assert isinstance(answer, orjson.Fragment)
+    return orjson.loads(orjson.dumps(answer)), state
+
+
 @pytest.fixture(scope="module")
 def run(app_module):
-    dicts, state = app_module.double(TEXT, 3)
+    dicts, state = double(app_module, TEXT, 3)
     return dicts, state, app_module.show_run(state, True)
 
 
@@ -86,25 +94,25 @@ def test_the_one_at_a_time_comparison_is_capped_and_says_so(app_module):
 
 def test_user_text_reaches_the_tables_verbatim(app_module):
     hostile = "<img src=x onerror=alert(1)> $x^2$ **bold**"
-    dicts, state = app_module.double(hostile, 2)
+    dicts, state = double(app_module, hostile, 2)
     results = app_module.show_run(state, False)[app_module.results_df]
     assert results["input"][0] == hostile.strip()  # a Dataframe shows text as text: nothing to escape here
 
 
 def test_greedy_marks_the_best_candidate(app_module):
-    _, state = app_module.double(TEXT, 3, 1)
+    _, state = double(app_module, TEXT, 3, 1)
     steps = app_module.show_sentence(state, 0)[app_module.steps_df]
     assert all(cell.startswith("▶ ") for cell in steps["top 1"])
     assert not any(cell.startswith("▶") for cell in steps["top 2"])
 
 
 def test_beam_width_reaches_the_library_and_the_notes(app_module):
-    dicts, state = app_module.double(TEXT, 2, 3.0)  # a slider may send 3.0
+    dicts, state = double(app_module, TEXT, 2, 3.0)  # a slider may send 3.0
     assert state["beam_width"] == 3
     assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 2, beam_width=3)]
     run_md = app_module.show_run(state, False)[app_module.run_md]
     assert "beam search: the 3 likeliest" in run_md
-    _, greedy_state = app_module.double(TEXT, 2, 1)
+    _, greedy_state = double(app_module, TEXT, 2, 1)
     assert "greedy" in app_module.show_run(greedy_state, False)[app_module.run_md]
 
 
@@ -115,7 +123,7 @@ def test_beam_width_reaches_the_library_and_the_notes(app_module):
 )
 def test_bad_input_raises_gr_error(app_module, text, top_k, beam_width, message):
     with pytest.raises(gr.Error, match=message):
-        app_module.double(text, top_k, beam_width)
+        double(app_module, text, top_k, beam_width)
 
 
 def test_model_note_names_source_parameters_and_vocabulary(app_module):
@@ -144,7 +152,7 @@ def _kept_words(tree_table) -> list[str]:
 
 @pytest.mark.parametrize("beam_width", range(1, 9))
 def test_every_lesson_at_every_beam_width_with_a_chunked_sentence(app_module, beam_width):
-    dicts, state = app_module.double(f"I love CUDA\n{LONG}", 2, beam_width)
+    dicts, state = double(app_module, f"I love CUDA\n{LONG}", 2, beam_width)
     out = app_module.show_run(state, False)
     assert "as sent" in out[app_module.cost_md] and "sorted into length buckets" in out[app_module.cost_md]
     assert isinstance(out[app_module.cost_plot], Figure)
@@ -165,7 +173,7 @@ def test_the_lessons_for_one_and_for_128_sentences(app_module):
     from s2s.limits import MAX_SENTENCES
 
     for text in ["I love CUDA", "\n".join(f"I love CUDA number {i} " + "and " * (i % 30) for i in range(MAX_SENTENCES))]:
-        dicts, state = app_module.double(text, 1, 8)  # the widest beam: the biggest extra passes
+        dicts, state = double(app_module, text, 1, 8)  # the widest beam: the biggest extra passes
         out = app_module.show_run(state, False)
         assert out[app_module.cost_md] and out[app_module.reliability_md]
         assert len(app_module.show_unpacked(state)[app_module.unpacked_df]) == sum(d["chunks"] for d in dicts)
@@ -180,7 +188,7 @@ def test_the_reliability_chart_with_and_without_an_evaluation(app_module, monkey
     from s2s.reliability import load_evaluation
 
     shutil.copy(Path(__file__).parent / "data" / "evaluation.json", tmp_path / "evaluation.json")
-    _, state = app_module.double("I love CUDA\n" + " ".join(["no"] * 17), 1)
+    _, state = double(app_module, "I love CUDA\n" + " ".join(["no"] * 17), 1)
     monkeypatch.setattr(app_module, "EVALUATION", load_evaluation(tmp_path))
     out = app_module.show_run(state, False)
     assert out[app_module.reliability_plot].visible is True and "Weakest" in out[app_module.reliability_md]
@@ -198,7 +206,7 @@ def test_the_extra_views_ask_for_a_run_first(app_module):
 def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_module, monkeypatch):
     from s2s.model import Seq2Seq
 
-    _, state = app_module.double(TEXT, 2)
+    _, state = double(app_module, TEXT, 2)
     calls = []
     generate, forward = Seq2Seq.generate, Seq2Seq.forward
 

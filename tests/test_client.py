@@ -48,6 +48,24 @@ def test_a_third_value_sets_the_beam_width(client, app_module):
     assert results == [r.to_dict() for r in app_module.wd.double(sentences, 3, beam_width=2)]
 
 
+def test_a_raw_call_gets_the_same_answer_as_gradio_client(client, server_url):
+    """The answer is JSON made once in the worker (orjson.Fragment): a raw /call stream writes it as it is, and
+    a client reading it finds what gradio_client finds, non-ASCII text included."""
+    import json
+    import urllib.request
+
+    text, expected = "I love CUDA\ncafé naïve", client.predict("I love CUDA\ncafé naïve", 3, 2, api_name="/double")
+    request = urllib.request.Request(server_url.rstrip("/") + "/gradio_api/call/double", method="POST",
+                                     data=json.dumps({"data": [text, 3, 2]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        event_id = json.loads(answer.read())["event_id"]
+    with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{event_id}", timeout=60) as stream:
+        lines = stream.read().decode("utf-8").splitlines()
+    assert lines[0] == "event: complete"
+    assert json.loads(lines[1][len("data: "):])[0] == expected and expected[1]["input"] == "café naïve"
+
+
 BAD_INPUTS = {
     "empty": ("", 5, "no sentences given"),
     "blank": ("  \n\t\n ", 5, "no sentences given"),

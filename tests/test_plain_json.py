@@ -1,8 +1,11 @@
 """s2s.plain_json: the /double output component hands plain JSON on as gr.JSON would, without validating it."""
 
+import json
 from pathlib import Path
 
 import gradio as gr
+import gradio.routes
+import orjson
 
 from s2s import plain_json as module
 from s2s.plain_json import plain_json
@@ -30,3 +33,23 @@ def test_it_stays_a_gr_json_and_leaves_no_stub_file_behind():
     component = plain_json(gr.JSON(label="Response of /double"))
     assert type(component) is gr.JSON and component.get_block_name() == "json"
     assert not Path(module.__file__).with_suffix(".pyi").exists()  # Gradio writes one for each new component class
+
+
+def test_json_made_already_is_handed_on_as_it_is():
+    fragment = orjson.Fragment(orjson.dumps(ANSWER))
+    assert plain_json(gr.JSON()).postprocess(fragment).root is fragment
+    message = {"output": {"data": [fragment, None]}}  # as a gradio_client stream writes it: orjson embeds it
+    assert orjson.loads(orjson.dumps(message, default=str)) == {"output": {"data": [ANSWER, None]}}
+
+
+def test_gradios_routes_write_a_raw_call_streams_fragment_and_everything_else_as_before():
+    plain_json(gr.JSON())
+    routes_json = gradio.routes.json
+    fragment = orjson.Fragment(orjson.dumps(ANSWER))
+    assert json.loads(routes_json.dumps([fragment, None])) == [ANSWER, None]
+    for value in ([ANSWER, None], {"a": 1}, "text", [1.5, float("nan")]):
+        assert routes_json.dumps(value) == json.dumps(value)  # json's own, NaN and spacing included
+    assert routes_json.dumps({"a": 1}, indent=2) == json.dumps({"a": 1}, indent=2)
+    assert routes_json.loads('{"a": 1}') == {"a": 1}
+    plain_json(gr.JSON())
+    assert gradio.routes.json is routes_json  # installed once
