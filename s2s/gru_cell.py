@@ -56,7 +56,7 @@ class CellWeights:
 
 # Up to this many rows the fused cell (kernels.c's gru_cell_fused: the sums in registers, each thread its own
 # hidden units) is faster; past it, torch's matmul then the gates' pass. In the decoding loop, 2026-12-01: one row
-# 31 against 54 us a step, 64 rows 338 against 412; 128 rows 7% slower (the greedy 64 x 26 words case).
+# 31 against 54 us a step, 64 rows 338 against 412; at 128 rows the greedy 64 x 26 words case is 7-12% slower.
 FUSED_MAX_ROWS = 64
 
 
@@ -70,6 +70,7 @@ def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torc
 
     def native_step(words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         hidden, rows = hidden.contiguous(), hidden.size(0)
+        words = words if words.dtype == torch.long else words.long()  # the kernels read int64 ids
         out = torch.empty_like(hidden)
         if rows <= FUSED_MAX_ROWS:
             library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), packed, bias, rows,

@@ -300,8 +300,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
 
     def _search_step(self):
         """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the last layer's
-        (n, H), which `ranked_output` takes through the output layer. One layer: the greedy loop's cell (8% faster
-        than a one-step nn.GRU call); more layers: nn.GRU."""
+        (n, H), which the ranking (`ranking.ranker`) takes through the output layer. One layer: the greedy loop's
+        cell (8% faster than a one-step nn.GRU call); more layers: nn.GRU (no dropout: this is decoding)."""
         if self.config.num_layers == 1:
             cell_stepper = gru_cell.stepper(self._step_weights()[0])
 

@@ -12,7 +12,7 @@ as before; API calls, each a new session, always take this way.
 /double goes further: app.py serializes its answer once, in the request's worker thread, and hands Gradio an
 `orjson.Fragment`, JSON already made. Each result stream then writes it on the event loop as it is: a
 gradio_client stream's message (pydantic's `model_dump`, then orjson) 2.0 -> 0.007 ms for a 32-sentence answer,
-and a raw /call stream's (`json.dumps`, which cannot take a Fragment, so `embed_fragments_in_call_streams`
+and a raw /call stream's (`json.dumps`, which cannot take a Fragment, so `accept_fragments`
 gives Gradio's routes a `json` whose `dumps` hands such data to orjson) 4.6 -> 0.03 ms. Under a flood those
 writes were the largest part of the event loop's work (README, "Queue and latency").
 """
@@ -20,6 +20,7 @@ writes were the largest part of the event loop's work (README, "Queue and latenc
 from __future__ import annotations
 
 import json
+import warnings
 
 import gradio as gr
 import gradio.routes
@@ -36,7 +37,7 @@ def plain_json(component: gr.JSON) -> gr.JSON:
         return validating(value)
 
     component.postprocess = postprocess
-    embed_fragments_in_call_streams()
+    accept_fragments()
     return component
 
 
@@ -54,7 +55,13 @@ class _JsonEmbeddingFragments:
         return json.dumps(value, **options)
 
 
-def embed_fragments_in_call_streams() -> None:
-    """Let Gradio's routes write /call stream data that holds an orjson.Fragment (idempotent)."""
+def accept_fragments() -> None:
+    """Let Gradio take an orjson.Fragment as a gr.JSON value (idempotent): its routes write a raw /call stream's
+    data that holds one, and its two warnings about the unexpected type (gr.JSON's own postprocess, which a page
+    session's copy of the component still runs, and pydantic's union serializer, which hands the fragment on as
+    it is) stay out of the server's log."""
     if not isinstance(gradio.routes.json, _JsonEmbeddingFragments):
         gradio.routes.json = _JsonEmbeddingFragments()
+    warnings.filterwarnings("ignore", r"JSON component received unexpected type <class 'orjson\.Fragment'>", UserWarning)
+    warnings.filterwarnings("ignore", r"Pydantic serializer warnings:\s+PydanticSerializationUnexpectedValue\(.*"
+                                      r"input_value=<orjson\.Fragment", UserWarning)

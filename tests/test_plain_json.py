@@ -1,11 +1,13 @@
 """s2s.plain_json: the /double output component hands plain JSON on as gr.JSON would, without validating it."""
 
 import json
+import warnings
 from pathlib import Path
 
 import gradio as gr
 import gradio.routes
 import orjson
+from gradio.data_classes import JsonData
 
 from s2s import plain_json as module
 from s2s.plain_json import plain_json
@@ -53,3 +55,14 @@ def test_gradios_routes_write_a_raw_call_streams_fragment_and_everything_else_as
     assert routes_json.loads('{"a": 1}') == {"a": 1}
     plain_json(gr.JSON())
     assert gradio.routes.json is routes_json  # installed once
+
+
+def test_gradios_warnings_about_a_fragment_stay_out_of_the_log_and_others_do_not():
+    fragment = orjson.Fragment(orjson.dumps(ANSWER))
+    plain_json(gr.JSON())
+    with warnings.catch_warnings(record=True) as caught:
+        assert JsonData.model_construct(root=fragment).model_dump() is fragment  # handed on as it is
+        assert gr.JSON().postprocess(fragment).model_dump() == ANSWER  # a page session's own copy: still right
+        gr.JSON().postprocess(3.5)  # any other unexpected type is still reported
+    assert [str(w.message) for w in caught] == [f"JSON component received unexpected type {float}. "
+                                                "Expected a string (including a valid JSON string), dict, list, or Callable."]
