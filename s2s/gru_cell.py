@@ -63,16 +63,17 @@ FUSED_MAX_ROWS = 64
 def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """`step` for a decoding loop, its way chosen once: a step of one sentence is mostly such per-call overhead.
     The native way: (n,) int64 word ids, read in place whatever their stride, and (n, H) float32 states."""
-    if weights.w_packed is None or not native.usable(weights.gates_in, weights.w_packed):
+    if not native.usable(weights.gates_in, weights.w_hh):
         return partial(_torch_step, weights)
     library, threads, size = native.library(), torch.get_num_threads(), weights.b_hh_n.numel()
-    table, packed, bias = weights.gates_in.data_ptr(), weights.w_packed.data_ptr(), weights.b_hh_n.data_ptr()
+    table, bias = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
+    packed = weights.w_packed.data_ptr() if weights.w_packed is not None else None  # None: H not a multiple of a block
 
     def native_step(words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         hidden, rows = hidden.contiguous(), hidden.size(0)
         words = words if words.dtype == torch.long else words.long()  # the kernels read int64 ids
         out = torch.empty_like(hidden)
-        if rows <= FUSED_MAX_ROWS:
+        if packed is not None and rows <= FUSED_MAX_ROWS:
             library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), packed, bias, rows,
                                    size, threads, out.data_ptr())
         else:  # a matmul, then the gates in one pass
@@ -97,7 +98,7 @@ def _torch_step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor)
 
 
 def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch.Tensor:
-    """The encoder's loop, where the native cell runs (`weights.w_packed` is set): (T, B) words, rows sorted
+    """The encoder's loop, where the native cell runs: (T, B) words, rows sorted
     longest first, `reading[t]` the rows still reading at step t (a prefix) -> the (B, H) states after each row's
     own last word. A step is one or two calls (a short sentence's encoder is mostly this loop's own overhead); the
     states alternate between two buffers (the fused cell reads all of one while it writes the other), and a row
@@ -107,11 +108,12 @@ def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch
     batch, size = words.size(1), weights.b_hh_n.numel()
     result, current, spare = torch.empty(batch, size), torch.zeros(batch, size), torch.empty(batch, size)
     hidden_gates = torch.zeros(batch, 3 * size)  # zeros: the first word's states are zeros, so are their gates
-    table, packed, bias = weights.gates_in.data_ptr(), weights.w_packed.data_ptr(), weights.b_hh_n.data_ptr()
+    table, bias = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
+    packed = weights.w_packed.data_ptr() if weights.w_packed is not None else None
     for t, n in enumerate(reading):
         if t and n < reading[t - 1]:
             result[n:reading[t - 1]] = current[n:reading[t - 1]]
-        if t and n <= FUSED_MAX_ROWS:
+        if t and packed is not None and n <= FUSED_MAX_ROWS:
             library.gru_cell_fused(table, words[t].data_ptr(), 1, current.data_ptr(), packed, bias, n, size, threads,
                                    spare.data_ptr())
         else:

@@ -137,8 +137,6 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         weights = self._kept_until_changed(
             "encoder", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, self.embedding.weight),
             lambda: gru_cell.CellWeights.of(rnn, self.embedding.weight))
-        if weights.w_packed is None:  # a hidden size the native cell's blocks do not divide
-            return self.encode(src, lengths)
         if self.config.reverse_source:
             src = reverse_padded(src, lengths, self.config.pad_id)
         order = lengths.argsort(descending=True, stable=True)  # (B,)

@@ -59,10 +59,10 @@ def test_the_native_gru_cell_steps_as_nn_gru_does(kernels, monkeypatch, fused_ma
     assert column.stride(0) == 2 and torch.equal(gru_cell.step(weights, column, hidden), stepped)
 
 
-@pytest.mark.parametrize("beam_width", [1, 2])
-def test_decoding_gives_the_same_words_natively_and_with_torch(kernels, monkeypatch, beam_width):
+@pytest.mark.parametrize("beam_width, hidden", [(1, 32), (2, 32), (1, 40)])  # 40: no block of the fused cell fits
+def test_decoding_gives_the_same_words_natively_and_with_torch(kernels, monkeypatch, beam_width, hidden):
     tok = tiny_tokenizer()
-    model = tiny_model(tok, seed=3)
+    model = tiny_model(tok, seed=3, hidden=hidden)
     batch = tok.encode_batch(["I love CUDA", "the cat sat on the mat", "Bob", "my name is my name"])
     natively = model.generate(batch.src, batch.lengths, top_k=4, beam_width=beam_width)
     monkeypatch.setattr(native, "usable", lambda *tensors: False)
