@@ -65,17 +65,17 @@ def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torc
     The native way: (n,) int64 word ids, read in place whatever their stride, and (n, H) float32 states."""
     if not native.usable(weights.gates_in, weights.w_hh):
         return partial(_torch_step, weights)
+    # The closure holds `weights`, not only the addresses: a model may drop its layout while a loop runs.
     library, threads, size = native.library(), torch.get_num_threads(), weights.b_hh_n.numel()
-    table, bias = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
-    packed = weights.w_packed.data_ptr() if weights.w_packed is not None else None  # None: H not a multiple of a block
 
     def native_step(words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
         hidden, rows = hidden.contiguous(), hidden.size(0)
         words = words if words.dtype == torch.long else words.long()  # the kernels read int64 ids
         out = torch.empty_like(hidden)
-        if packed is not None and rows <= FUSED_MAX_ROWS:
-            library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), packed, bias, rows,
-                                   size, threads, out.data_ptr())
+        table, bias = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
+        if weights.w_packed is not None and rows <= FUSED_MAX_ROWS:  # None: H not a multiple of a block
+            library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(),
+                                   weights.w_packed.data_ptr(), bias, rows, size, threads, out.data_ptr())
         else:  # a matmul, then the gates in one pass
             hidden_gates = hidden @ weights.w_hh  # (n, 3H)
             library.gru_cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(),

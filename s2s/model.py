@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,9 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from . import gru_cell, native
 from .ranking import TOPK_CHUNK, OutputLayer, ranker
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
+
+# Decoding layouts of the weights are built one at a time (reentrant: a build may ask for another layout).
+_LAYOUTS_LOCK = threading.RLock()
 
 
 @dataclass
@@ -316,12 +320,17 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
     def _kept_until_changed(self, name: str, sources: tuple[torch.Tensor, ...], build):
         """`build()`, made once and kept until one of `sources` changes (training updates parameters in place,
         which bumps their version; `to()` moves them): decoding layouts of the weights, which cost as much as a
-        decoder step to copy for every call."""
+        decoder step to copy for every call. Built under a lock: threads decoding at once (a server's batcher and
+        a program's own call) share one layout, and none is replaced while another thread has just taken it."""
         key = tuple((t.data_ptr(), t._version, t.device) for t in sources)
         kept = self.__dict__.setdefault("_kept_layouts", {})
-        if name not in kept or kept[name][0] != key:
-            kept[name] = (key, build())
-        return kept[name][1]
+        entry = kept.get(name)
+        if entry is None or entry[0] != key:
+            with _LAYOUTS_LOCK:
+                entry = kept.get(name)
+                if entry is None or entry[0] != key:
+                    entry = kept[name] = (key, build())
+        return entry[1]
 
     def _step_weights(self) -> tuple[gru_cell.CellWeights, OutputLayer]:
         """The one-layer decoder's weights laid out for a step: its GRU's for `gru_cell`, and the output layer."""

@@ -83,13 +83,14 @@ def ranker(layer: OutputLayer, k: int) -> Callable[[torch.Tensor], tuple[torch.T
         return lambda hidden: ranked_log_probs(layer.logits(hidden), k)
     threads = torch.get_num_threads()
     scratch = _scratch_of(library.output_scratch(size, padded, vocab, threads))
-    weights = (layer.proj_t.data_ptr(), layer.proj_bias.data_ptr(), layer.weight_t.data_ptr())
+    # The closure holds the tensors, not only their addresses: a model may drop its layout while a loop runs.
+    weights = (layer.proj_t, layer.proj_bias, layer.weight_t)
 
     def native_ranking(hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, rows = hidden.contiguous(), hidden.size(0)
         log_probs, ids = torch.empty(rows, k), torch.empty(rows, k, dtype=torch.long)
-        library.output_ranked(hidden.data_ptr(), *weights, rows, size, padded, width, vocab, k, threads,
-                              scratch.data_ptr(), log_probs.data_ptr(), ids.data_ptr())
+        library.output_ranked(hidden.data_ptr(), *(t.data_ptr() for t in weights), rows, size, padded, width, vocab,
+                              k, threads, scratch.data_ptr(), log_probs.data_ptr(), ids.data_ptr())
         return log_probs, ids
     return native_ranking
 

@@ -35,6 +35,11 @@ class ForgotToPack(Seq2Seq):
         self.embedding, self.decoder, self.out_bias = model.embedding, model.decoder, model.out_bias
         self.encoder = UnpackedEncoder(model.encoder.rnn)
 
+    def _encode_for_decoding(self, src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The unpacked encoder's states: decoding's own stepped encoder stops each row at its last word, which
+        would pack again."""
+        return self.encode(src, lengths)
+
 
 @dataclass
 class UnpackedView:

@@ -84,3 +84,56 @@ def test_the_stepped_encoder_reads_as_the_packed_gru(kernels, monkeypatch, fused
         packed = model.encode(batch.src, batch.lengths)
     assert "encoder" in model._kept_layouts  # it stepped, not fell back to nn.GRU
     assert stepped.shape == packed.shape and torch.allclose(stepped, packed, atol=1e-6)
+
+
+def test_a_decoding_loops_native_pieces_keep_their_weights_alive(kernels):
+    """The loops call the kernels with the weights' addresses: the step and the ranking must hold the tensors
+    themselves, or a layout the model drops (rebuilt by another thread, or after training) is freed under them."""
+    import gc
+    import weakref
+
+    from s2s.ranking import ranker
+
+    model = tiny_model(tiny_tokenizer(), seed=4)
+    cell, output = model._step_weights()
+    step, rank = gru_cell.stepper(cell), ranker(output, 3)
+    held = [weakref.ref(t) for t in (cell.gates_in, cell.w_packed, cell.w_hh, output.proj_t, output.weight_t)]
+    del cell, output
+    model._kept_layouts.clear()
+    gc.collect()
+    assert all(ref() is not None for ref in held)
+    assert rank(step(torch.tensor([5, 6]), torch.zeros(2, 32)))[1].shape == (2, 3)
+
+
+def test_threads_decoding_at_once_share_one_layout_of_the_weights(kernels, monkeypatch):
+    """The first calls of a server's batcher and of a program's own thread can come together: one build of each
+    layout, the same object for both, and each thread's words as decoding alone gives them."""
+    import threading
+
+    from s2s import ranking
+
+    tok = tiny_tokenizer()
+    batch = tok.encode_batch(["I love CUDA", "the cat sat on the mat", "Bob"])
+    expected = tiny_model(tok, seed=3).generate(batch.src, batch.lengths, top_k=3, beam_width=2)
+    model = tiny_model(tok, seed=3)
+    builds, of = [], ranking.OutputLayer.of
+
+    def slow_build(*args):
+        builds.append(1)
+        threading.Event().wait(0.05)  # long enough for the other threads to arrive
+        return of(*args)
+
+    monkeypatch.setattr(ranking.OutputLayer, "of", staticmethod(slow_build))
+    start, results = threading.Barrier(3), []
+
+    def decode():
+        start.wait()
+        results.append(model.generate(batch.src, batch.lengths, top_k=3, beam_width=2))
+
+    threads = [threading.Thread(target=decode) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(builds) == 1 and len(results) == 3
+    assert all(torch.equal(r.tokens, expected.tokens) and torch.equal(r.top_ids, expected.top_ids) for r in results)

@@ -60,3 +60,14 @@ def test_bad_input_is_refused(wd):
         unpacked_view(wd, ["I love", " "])
     with pytest.raises(ValueError, match="beam_width"):
         unpacked_view(wd, ["I love"], beam_width=0)
+
+
+def test_the_twin_decodes_from_the_unpacked_states_not_the_packed_ones(wd):
+    """Decoding's own encoder (the native cell, which stops each row at its last word) would pack again: the
+    twin must decode from the states its unpacked encoder gives."""
+    batch = wd.tokenizer.encode_batch(["I love CUDA", "the cat sat on the mat"])
+    twin = ForgotToPack(wd.model)
+    with torch.inference_mode():
+        decoding = twin._encode_for_decoding(batch.src, batch.lengths)
+        unpacked, packed = twin.encode(batch.src, batch.lengths), wd.model.encode(batch.src, batch.lengths)
+    assert torch.equal(decoding, unpacked) and not torch.allclose(unpacked[:, 0], packed[:, 0], atol=1e-3)
