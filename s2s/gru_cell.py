@@ -66,22 +66,33 @@ def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torc
     if not native.usable(weights.gates_in, weights.w_hh):
         return partial(_torch_step, weights)
     # The closure holds `weights`, not only the addresses: a model may drop its layout while a loop runs.
-    library, threads, size = native.library(), torch.get_num_threads(), weights.b_hh_n.numel()
+    library, threads = native.library(), torch.get_num_threads()
 
     def native_step(words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        hidden, rows = hidden.contiguous(), hidden.size(0)
+        hidden = hidden.contiguous()
         words = words if words.dtype == torch.long else words.long()  # the kernels read int64 ids
         out = torch.empty_like(hidden)
-        table, bias = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
-        if weights.w_packed is not None and rows <= FUSED_MAX_ROWS:  # None: H not a multiple of a block
-            library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(),
-                                   weights.w_packed.data_ptr(), bias, rows, size, threads, out.data_ptr())
-        else:  # a matmul, then the gates in one pass
-            hidden_gates = hidden @ weights.w_hh  # (n, 3H)
-            library.gru_cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(),
-                             bias, rows, size, threads, out.data_ptr())
+        _native_step_into(library, weights, words, hidden, out, threads)
         return out
     return native_step
+
+
+def _native_step_into(library, weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor, out: torch.Tensor,
+                      threads: int, hidden_gates: torch.Tensor | None = None) -> None:
+    """One native step of the (n, H) contiguous states into `out`: the fused cell for up to FUSED_MAX_ROWS rows
+    (where `w_packed` exists: None when H is not a multiple of a block), else torch's matmul (into `hidden_gates`,
+    a buffer of at least n rows, when given) and the gates' pass. `words` (n,) int64, at any stride."""
+    (rows, size), table, bias = hidden.shape, weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
+    if weights.w_packed is not None and rows <= FUSED_MAX_ROWS:
+        library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), weights.w_packed.data_ptr(),
+                               bias, rows, size, threads, out.data_ptr())
+        return
+    if hidden_gates is None:
+        hidden_gates = hidden @ weights.w_hh  # (n, 3H)
+    else:
+        hidden_gates = torch.mm(hidden, weights.w_hh, out=hidden_gates[:rows])
+    library.gru_cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(), bias, rows,
+                     size, threads, out.data_ptr())
 
 
 def step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
@@ -98,29 +109,24 @@ def _torch_step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor)
 
 
 def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch.Tensor:
-    """The encoder's loop, where the native cell runs: (T, B) words, rows sorted
-    longest first, `reading[t]` the rows still reading at step t (a prefix) -> the (B, H) states after each row's
-    own last word. A step is one or two calls (a short sentence's encoder is mostly this loop's own overhead); the
-    states alternate between two buffers (the fused cell reads all of one while it writes the other), and a row
-    that has read its last word is copied out once."""
+    """The encoder's loop, where the native cell runs: (T, B) words, rows sorted longest first, `reading[t]` the
+    rows still reading at step t (a prefix) -> the (B, H) states after each row's own last word. A step is one or
+    two calls (a short sentence's encoder is mostly this loop's own overhead); the states alternate between two
+    buffers (the fused cell reads all of one while it writes the other), and a row that has read its last word is
+    copied out once."""
     words = words.contiguous()
     library, threads = native.library(), torch.get_num_threads()
     batch, size = words.size(1), weights.b_hh_n.numel()
     result, current, spare = torch.empty(batch, size), torch.zeros(batch, size), torch.empty(batch, size)
     hidden_gates = torch.zeros(batch, 3 * size)  # zeros: the first word's states are zeros, so are their gates
-    table, bias = weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
-    packed = weights.w_packed.data_ptr() if weights.w_packed is not None else None
     for t, n in enumerate(reading):
-        if t and n < reading[t - 1]:
-            result[n:reading[t - 1]] = current[n:reading[t - 1]]
-        if t and packed is not None and n <= FUSED_MAX_ROWS:
-            library.gru_cell_fused(table, words[t].data_ptr(), 1, current.data_ptr(), packed, bias, n, size, threads,
-                                   spare.data_ptr())
+        if t == 0:  # the gates' pass alone, from the zero buffer: no matmul
+            library.gru_cell(weights.gates_in.data_ptr(), words[t].data_ptr(), 1, current.data_ptr(),
+                             hidden_gates.data_ptr(), weights.b_hh_n.data_ptr(), n, size, threads, spare.data_ptr())
         else:
-            if t:
-                torch.mm(current[:n], weights.w_hh, out=hidden_gates[:n])
-            library.gru_cell(table, words[t].data_ptr(), 1, current.data_ptr(), hidden_gates.data_ptr(), bias, n,
-                             size, threads, spare.data_ptr())
+            if n < reading[t - 1]:
+                result[n:reading[t - 1]] = current[n:reading[t - 1]]
+            _native_step_into(library, weights, words[t, :n], current[:n], spare[:n], threads, hidden_gates)
         current, spare = spare, current
     last = reading[-1] if reading else 0
     result[:last] = current[:last]

@@ -7,7 +7,8 @@
  *
  * Built and loaded by s2s/native.py (cc -O3 -fopenmp; see there). Rows are independent and each is computed
  * the same way whatever the others and whichever thread takes it (a sum is one chain in a fixed order, whatever
- * the tile it is made in), so a sentence gets the same numbers alone as in any batch. OpenMP threads come from the pool torch already runs (the same libgomp).
+ * the tile it is made in), so a sentence gets the same numbers alone as in any batch. OpenMP threads come from
+ * the pool torch already runs (the same libgomp).
  */
 #include <math.h>
 #include <stdint.h>
@@ -27,7 +28,6 @@
 static inline float exp_clamped(float x) {
   x = x > EXP_FLOOR ? x : EXP_FLOOR;
   x = x < EXP_CEILING ? x : EXP_CEILING;
-  /* n = round(x / ln2) by the float adder: 1.5 * 2^23 leaves the integer in the low bits */
   float shifted = x * 1.44269504088896341f + 12582912.0f;
   float n = shifted - 12582912.0f;
   float r = x - n * 0.693359375f;

@@ -150,7 +150,8 @@ def test_the_native_output_layer_gives_a_row_the_same_bits_alone_in_any_batch_an
 
 
 def test_the_output_layer_takes_any_width_and_no_rows(kernels):
-    hidden, layer, exact = output_layer(3, size=8, embed=4, vocab=40)  # a state smaller than a tile of features; k: every id
+    # A state smaller than a tile of features; k: every id.
+    hidden, layer, exact = output_layer(3, size=8, embed=4, vocab=40)
     log_probs, ids = ranked_output(hidden, layer, 40)
     assert torch.equal(ids, exact.float().argsort(dim=-1, descending=True)[:, :40])
     hidden, layer, _ = output_layer(0)
