@@ -3,7 +3,9 @@
  *   output_ranked: the same from the decoder's states, the projection and output layer made tile by tile in
  *     the core's cache, never the (rows, vocabulary) logits in memory (s2s/ranking.py);
  *   gru_cell: a GRU cell's gates from the input table and the hidden matmul (s2s/gru_cell.py);
- *   gru_cell_fused: the whole cell, hidden matmul included, for a few rows (s2s/gru_cell.py).
+ *   gru_cell_fused: the whole cell, hidden matmul included, for a few rows (s2s/gru_cell.py);
+ *   beam_step, beam_backtrack: the beam search's bookkeeping a step, and following each row's best beam back
+ *     (s2s/beam_step.py).
  *
  * Built and loaded by s2s/native.py (cc -O3 -fopenmp; see there). Rows are independent and each is computed
  * the same way whatever the others and whichever thread takes it (a sum is one chain in a fixed order, whatever
@@ -342,6 +344,98 @@ void gru_cell_fused(const float *gates_in, const int64_t *words, int64_t word_st
           cell_row(gates_in, words + r * word_stride, word_stride, hidden + r * size, w_block, bias_n, size, unit,
                    out + r * size);
       }
+    }
+  }
+}
+
+/* The beam search's bookkeeping for one step (s2s/beam_step.py; torch's way is Seq2Seq.generate's loop), for the
+ * n rows still decoding, `width` beams each, in the order of the rows array:
+ *   top_log_probs, top_ids (n * width, ranked): each beam's best words this step, best first (ranked >= per_beam, k);
+ *   old_hidden, new_hidden (layers, n * width, size): the states before and after the step;
+ *   score, finished, num_steps (n, width), step_limit, rows (n): the search's state, updated in place.
+ * Each row's candidates are its beams' per_beam best extensions (a finished beam only stays, by <pad>, at no cost);
+ * its new beams are the `width` best by score, ties to the lower candidate (beam, then rank): torch's stable
+ * descending sort. Each new beam takes its parent's new state (or its old one, when the parent had finished)
+ * into hidden_out, and its next word into token (n * width). What the parent believed is recorded at
+ * [step, row of the batch, beam] of the record arrays (capacity steps x batch x width [x k]), probabilities as
+ * e^log p (0 and <pad> after a finished parent). A row is done when its best beam has finished: its last step,
+ * steps and score are written at its batch row, and it leaves: the live rows move up (hidden_out too).
+ * Returns how many rows are still decoding. One thread: each row is a few dozen comparisons. */
+int64_t beam_step(int64_t n, int64_t width, int64_t per_beam, int64_t ranked, int64_t k, int64_t layers, int64_t size,
+                  const float *top_log_probs, const int64_t *top_ids, const float *old_hidden, const float *new_hidden,
+                  float *hidden_out, float *score, uint8_t *finished, int64_t *num_steps, int64_t *step_limit,
+                  int64_t *rows, int64_t *token, int64_t step, int64_t batch, int64_t pad_id, int64_t eos_id,
+                  int64_t *rec_parent, int64_t *rec_token, float *rec_prob, int64_t *rec_ids, float *rec_probs,
+                  int64_t *last_step, int64_t *final_steps, float *final_score) {
+  int64_t live = 0, stride = n * width;
+  for (int64_t i = 0; i < n; ++i) {
+    float best[width], old_score[width];
+    int64_t pick[width], filled = 0, old_steps[width];
+    uint8_t old_finished[width];
+    for (int64_t j = 0; j < width; ++j) {
+      old_score[j] = score[i * width + j];
+      old_finished[j] = finished[i * width + j];
+      old_steps[j] = num_steps[i * width + j];
+    }
+    for (int64_t j = 0; j < width; ++j) {
+      const float *lp = top_log_probs + (i * width + j) * ranked;
+      for (int64_t c = 0; c < per_beam; ++c) {
+        float value = old_finished[j] ? (c == 0 ? old_score[j] : -INFINITY) : old_score[j] + lp[c];
+        keep_best(value, j * per_beam + c, best, pick, &filled, width);
+      }
+    }
+    int64_t row = rows[i], limit = step_limit[i], base = (step * batch + row) * width;
+    uint8_t *now_finished = finished + live * width;
+    for (int64_t j = 0; j < width; ++j) {
+      int64_t parent = pick[j] / per_beam, rank = pick[j] % per_beam, from = (i * width + parent) * ranked;
+      uint8_t parent_finished = old_finished[parent];
+      int64_t word = parent_finished ? pad_id : top_ids[from + rank];
+      int64_t steps = old_steps[parent] + !parent_finished;
+      rec_parent[base + j] = parent;
+      rec_token[base + j] = word;
+      rec_prob[base + j] = parent_finished ? 0.0f : expf(top_log_probs[from + rank]);
+      for (int64_t c = 0; c < k; ++c) {
+        rec_ids[(base + j) * k + c] = parent_finished ? pad_id : top_ids[from + c];
+        rec_probs[(base + j) * k + c] = parent_finished ? 0.0f : expf(top_log_probs[from + c]);
+      }
+      score[live * width + j] = best[j];
+      now_finished[j] = parent_finished || word == eos_id || steps >= limit;
+      num_steps[live * width + j] = steps;
+      token[live * width + j] = word;
+      const float *state = (parent_finished ? old_hidden : new_hidden) + (i * width + parent) * size;
+      for (int64_t l = 0; l < layers; ++l)
+        memcpy(hidden_out + (l * stride + live * width + j) * size, state + l * stride * size, sizeof(float) * size);
+    }
+    last_step[row] = step;
+    final_steps[row] = num_steps[live * width];
+    final_score[row] = score[live * width];
+    if (!now_finished[0]) {
+      rows[live] = row;
+      step_limit[live] = limit;
+      ++live;
+    }
+  }
+  /* hidden_out's layers were written at stride n * width: move them up to stride live * width. */
+  for (int64_t l = 1; l < layers && live < n; ++l)
+    memmove(hidden_out + l * live * width * size, hidden_out + l * stride * size, sizeof(float) * live * width * size);
+  return live;
+}
+
+/* Each row's best beam followed back from its last step, collecting what was recorded there (beam_step's record
+ * arrays): tokens, probs (batch, steps) and top_ids, top_probs (batch, steps, k), filled with <pad>
+ * and 0 beforehand; a row's places after its last step stay so. */
+void beam_backtrack(int64_t batch, int64_t width, int64_t k, int64_t steps, const int64_t *last_step,
+                    const int64_t *rec_parent, const int64_t *rec_token, const float *rec_prob, const int64_t *rec_ids,
+                    const float *rec_probs, int64_t *tokens, float *probs, int64_t *top_ids, float *top_probs) {
+  for (int64_t row = 0; row < batch; ++row) {
+    int64_t beam = 0;
+    for (int64_t t = last_step[row]; t >= 0; --t) {
+      int64_t at = (t * batch + row) * width + beam, out = row * steps + t;
+      tokens[out] = rec_token[at];
+      probs[out] = rec_prob[at];
+      memcpy(top_ids + out * k, rec_ids + at * k, sizeof(int64_t) * k);
+      memcpy(top_probs + out * k, rec_probs + at * k, sizeof(float) * k);
+      beam = rec_parent[at];
     }
   }
 }

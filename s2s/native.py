@@ -1,9 +1,10 @@
 """`kernels.c` compiled on this machine at first use and called through ctypes; torch's operations where it cannot be.
 
-Two pieces of a decoder step are many small torch operations, each a pass over a (rows, vocabulary) or
-(rows, 3 x hidden) tensor: the output layer and ranking (each row's k best words and their log-probabilities,
-s2s/ranking.py) and the GRU cell (s2s/gru_cell.py). kernels.c does each in one function that keeps a row, or a
-tile of rows, in the core's cache. It is plain C with OpenMP, built with this machine's C compiler into a cache
+Three pieces of a decoder step are many small torch operations: the output layer and ranking (each row's k
+best words and their log-probabilities, s2s/ranking.py) and the GRU cell (s2s/gru_cell.py), each a pass over a
+(rows, vocabulary) or (rows, 3 x hidden) tensor, and the beam search's bookkeeping (s2s/beam_step.py), thirty
+operations on a few numbers a row. kernels.c does each in one function that keeps a row, or a tile of rows, in
+the core's cache. It is plain C with OpenMP, built with this machine's C compiler into a cache
 directory once (0.1-0.3 s) and reused.
 Without a compiler (or with S2S_NATIVE=0) decoding uses torch's operations: the same words, probabilities
 within float rounding (tests/test_native.py).
@@ -26,9 +27,10 @@ import torch
 SOURCE = Path(__file__).with_name("kernels.c")
 # Each function of kernels.c and its arguments: p a pointer to a tensor's data, n an int64, t a thread count.
 SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "ppnpppnntp",
-              "gru_cell_fused": "ppnpppnntp"}
-# Functions of kernels.c that return an int64: the shapes its output layer works in.
-SIZES = {"output_tile_ids": "", "output_scratch": "nnnt", "cell_block": ""}
+              "gru_cell_fused": "ppnpppnntp", "beam_backtrack": "nnnn" + "p" * 10}
+# Functions of kernels.c that return an int64: the shapes its output layer works in, the rows a beam step leaves.
+SIZES = {"output_tile_ids": "", "output_scratch": "nnnt", "cell_block": "",
+         "beam_step": "n" * 7 + "p" * 11 + "nnnn" + "p" * 8}
 FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC"]
 # This CPU's vector instructions (built where it runs); 512-bit vectors where it has them.
 X86_FLAGS = ["-march=native", "-mprefer-vector-width=512"]
@@ -73,15 +75,12 @@ def _load():
     except (OSError, subprocess.SubprocessError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
         return None, f"torch operations (building s2s/kernels.c failed: {first_line[:200]})"
-    pointer, size, threads = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-    for name, arguments in SIGNATURES.items():
-        function = getattr(loaded, name)
-        function.restype = None
-        function.argtypes = [{"p": pointer, "n": size, "t": threads}[a] for a in arguments]
-    for name, arguments in SIZES.items():
-        function = getattr(loaded, name)
-        function.restype = size
-        function.argtypes = [{"n": size, "t": threads}[a] for a in arguments]
+    types = {"p": ctypes.c_void_p, "n": ctypes.c_int64, "t": ctypes.c_int}
+    for returned, functions in ((None, SIGNATURES), (ctypes.c_int64, SIZES)):
+        for name, arguments in functions.items():
+            function = getattr(loaded, name)
+            function.restype = returned
+            function.argtypes = [types[a] for a in arguments]
     return loaded, f"native kernels ({'built' if built else 'cached'} at {path})"
 
 

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow  # launches two app servers
 
 MODEL = "someone/word-doubler"
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
-SERVING = {"__init__", "batch_cost", "batch_view", "batcher", "beam_tree", "compare", "data", "doubler", "gru_cell", "guard", "heap", "hub", "lazy_sessions", "limits", "native", "plain_json",
+SERVING = {"__init__", "batch_cost", "batch_view", "batcher", "beam_step", "beam_tree", "compare", "data", "doubler", "gru_cell", "guard", "heap", "hub", "lazy_sessions", "limits", "native", "plain_json",
            "loss", "model", "page_style", "page_text", "reliability", "render", "render_batch", "render_lessons", "render_search",
            "ranking", "tokenizer", "unpacked", "views", "weights"}
 START_TIMEOUT = 180  # two apps import torch and gradio at once on a busy 2-core machine
