@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import json
 import multiprocessing
 import os
@@ -138,7 +139,7 @@ def flood(url: str, stop: threading.Event, text: str, out: Counter, nice: int = 
         try:
             stream = raw_double(url, [text, 1])
             answer = "busy" if BUSY.encode() in stream else "served" if b"event: complete" in stream else "other"
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, http.client.HTTPException):
             answer = "other"
         out[answer] += 1
         if answer != "served":
@@ -176,7 +177,7 @@ def probe_refusal(url: str, stop: threading.Event, out: list[float]) -> None:
         try:
             refused = b"event: error" in raw_double(url, ["", 5])
             out.append(time.perf_counter() - started if refused else float("inf"))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, http.client.HTTPException):
             out.append(float("inf"))
         stop.wait(0.2)
 
@@ -190,7 +191,7 @@ def probe_busy(url: str, stop: threading.Event, out: list[float]) -> None:
         try:
             if BUSY.encode() in raw_double(url, ["busy probe", 1], wait=BUSY_WAIT_S):
                 out.append(time.perf_counter() - started)
-        except (OSError, ValueError, KeyError):  # TimeoutError: let in
+        except (OSError, ValueError, KeyError, http.client.HTTPException):  # TimeoutError: let in
             pass
         stop.wait(0.2)
 
