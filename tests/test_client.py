@@ -2,6 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pandas as pd
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -46,6 +47,17 @@ def test_a_third_value_sets_the_beam_width(client, app_module):
     results = client.predict("\n".join(sentences), 3, 2, api_name="/double")
     check(results, sentences, 3)
     assert results == [r.to_dict() for r in app_module.wd.double(sentences, 3, beam_width=2)]
+
+
+def test_the_queue_does_not_summarize_every_event_with_pandas(client, app_module, monkeypatch):
+    # Gradio's default is a pandas summary of up to 10,000 recorded events after each one: GIL work that grows
+    # with the server's age, for a monitoring page this app does not offer.
+    queue, summaries = app_module.demo._queue, []
+    monkeypatch.setattr(queue, "event_count_at_last_cache", queue.events_recorded)
+    monkeypatch.setattr(queue, "_get_df", lambda records: summaries.append(len(records)) or pd.DataFrame(records))
+    for _ in range(3):
+        client.predict("I love CUDA", 1, api_name="/double")
+    assert summaries == []
 
 
 def test_a_raw_call_gets_the_same_answer_as_gradio_client(client, server_url):
