@@ -147,7 +147,10 @@ class MicroBatcher:
             own = results[offset : offset + len(request.sentences)]
             offset += len(request.sentences)
             info = BatchInfo(len(batch), len(merged), forward_ms, 1000 * (time.perf_counter() - request.submitted))
-            request.future.set_result(([_keep_top_k(r, request.top_k) for r in own], info))
+            # Only a request that asked for fewer than the pass's k has its steps built here, to cut them: the rest
+            # are built in the request's own thread, when its answer is made, not one request after another here.
+            kept = own if request.top_k == top_k else [_keep_top_k(r, request.top_k) for r in own]
+            request.future.set_result((kept, info))
 
     def _run_alone(self, request: _Request) -> None:
         start = time.perf_counter()

@@ -44,7 +44,7 @@ class RowRecords:
     row: int
 
     def steps(self, chunk: int) -> list[Step]:
-        name = self.tokenizer.words_of(self.slots).__getitem__
+        name = self.tokenizer.namer(self.slots)
         n, g = len(self.tokens), self.generation
         probs, top_ids, top_probs = (t[self.row, :n].tolist() for t in (g.probs, g.top_ids, g.top_probs))
         return [Step(name(token), prob, list(zip(map(name, ids), ps)), chunk)

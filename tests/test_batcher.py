@@ -1,6 +1,7 @@
 """The micro-batcher: concurrent callers share forward passes, get exactly their own results, and fail alone."""
 
 import threading
+import time
 
 import pytest
 import torch
@@ -146,3 +147,34 @@ def test_a_bad_beam_width_is_refused_in_the_callers_thread(wd):
     with pytest.raises(ValueError, match="beam_width must be a whole number from 1 to 8"):
         batcher.double(["I love CUDA"], 2, 0)
     assert batcher.passes == 0
+
+
+def test_steps_are_built_in_the_callers_thread_unless_cut_to_a_smaller_k(wd):
+    # A first request holds the worker until two more wait in the queue, so those two share the next pass (run at
+    # k = 5). The k = 5 request's steps stay unbuilt until its caller reads them (its own thread); the k = 3
+    # request's are built in the worker, to cut them.
+    release, calls = threading.Event(), []
+
+    def held_double(sentences, top_k, beam_width):
+        calls.append(len(sentences))
+        if len(calls) == 1:
+            release.wait(30)
+        return wd.double_batch(sentences, top_k, beam_width)
+
+    batcher = MicroBatcher(held_double)
+    first = threading.Thread(target=batcher.double, args=(["I love CUDA"], 1))
+    first.start()
+    while not calls:
+        time.sleep(0.01)
+    outcomes = {}
+    waiting = [threading.Thread(target=lambda k=k: outcomes.__setitem__(k, batcher.double(request(k), k))) for k in (5, 3)]
+    for thread in waiting:
+        thread.start()
+    while batcher._queue.qsize() < 2:
+        time.sleep(0.01)
+    release.set()
+    for thread in (first, *waiting):
+        thread.join(60)
+    assert calls == [1, len(request(5)) + len(request(3))]  # the two shared one pass
+    assert all(r.__dict__["_pending"] for r in outcomes[5]) and not any(r.__dict__["_pending"] for r in outcomes[3])
+    assert all(len(step.top_k) == k for k in (5, 3) for r in outcomes[k] for step in r.steps)

@@ -75,7 +75,8 @@ def test_save_load(tmp_path):
     assert again.itos == tok.itos and again.num_slots == 3
 
 
-def test_words_of_is_token_for_every_id():
+def test_namer_is_token_for_every_id():
     tok = tiny_tokenizer()
     for slots in ([], ["Zq", "Lorem"], [f"u{i}" for i in range(tok.num_slots)]):
-        assert tok.words_of(slots) == [tok.token(i, slots) for i in range(tok.vocab_size)]
+        name = tok.namer(slots)
+        assert [name(i) for i in range(tok.vocab_size)] == [tok.token(i, slots) for i in range(tok.vocab_size)]
