@@ -47,9 +47,10 @@ def search(step: Step, rank: Rank, hidden: torch.Tensor, lengths: torch.Tensor, 
     finished = torch.zeros(batch, width, dtype=torch.bool)
     num_steps = torch.zeros(batch, width, dtype=torch.long)
     # What each step's beams' parents believed, at their row of the batch: (capacity, B, W[, k]).
-    records = (torch.empty(capacity, batch, width, dtype=torch.long), torch.empty(capacity, batch, width, dtype=torch.long),
-               torch.empty(capacity, batch, width), torch.empty(capacity, batch, width, k, dtype=torch.long),
-               torch.empty(capacity, batch, width, k))
+    records = (torch.empty(capacity, batch, width, dtype=torch.long),  # parent beam
+               torch.empty(capacity, batch, width, dtype=torch.long),  # word
+               torch.empty(capacity, batch, width),  # its probability
+               torch.empty(capacity, batch, width, k, dtype=torch.long), torch.empty(capacity, batch, width, k))
     last_step = torch.full((batch,), -1, dtype=torch.long)
     final_steps, final_score = torch.zeros(batch, dtype=torch.long), torch.zeros(batch)
     state = [t.data_ptr() for t in (score, finished, num_steps, step_limit, rows, token)]

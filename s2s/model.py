@@ -265,7 +265,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         cell, the output layer, a top-k and a log-normaliser, and the records go straight into the result (nothing
         to backtrack). The same tokens and probabilities as the search at width 1, which steps the same cell
         (`gru_cell`). Where the kernels are built, `beam_step` does a step's bookkeeping in one call instead, at
-        every width: one sentence 15-20% faster than this loop, a batch the same (s2s.bench, README)."""
+        every width: one sentence 5-15% faster than this loop, a batch the same within noise
+        (scripts/search_ways.py)."""
         batch_size, device = hidden.size(0), hidden.device
         cell, output = self._step_weights()
         step, rank = gru_cell.stepper(cell), ranker(output, k)

@@ -56,7 +56,8 @@ def main() -> None:
     for way, name in ((False, "torch's loop"), (True, "beam_step")):
         print(f"{name}, width {args.width}:")
         for case in results[way][0]:
-            print(f"  {case}: {', '.join(f'{1000 * r[case]:.1f}' for r in sorted(results[way], key=lambda r: r[case]))} ms")
+            times = sorted(1000 * r[case] for r in results[way])
+            print(f"  {case}: {', '.join(f'{t:.1f}' for t in times)} ms")
 
 
 if __name__ == "__main__":
