@@ -150,10 +150,7 @@ class MicroBatcher:
             own = results[offset : offset + len(request.sentences)]
             offset += len(request.sentences)
             info = BatchInfo(len(batch), len(merged), forward_ms, 1000 * (time.perf_counter() - request.submitted))
-            # Only a request that asked for fewer than the pass's k has its steps built here, to cut them: the rest
-            # are built in the request's own thread, when its answer is made, not one request after another here.
-            kept = own if request.top_k == top_k else [_keep_top_k(r, request.top_k) for r in own]
-            request.future.set_result((kept, info))
+            request.future.set_result(([_keep_top_k(r, request.top_k, top_k) for r in own], info))
 
     def _run_alone(self, request: _Request) -> None:
         start = time.perf_counter()
@@ -168,7 +165,10 @@ class MicroBatcher:
         request.future.set_result((results, info))
 
 
-def _keep_top_k(result: DoubleResult, k: int) -> DoubleResult:
-    if all(len(step.top_k) <= k for step in result.steps):
+def _keep_top_k(result: DoubleResult, k: int, ran_at: int) -> DoubleResult:
+    """The result with each step's top-k cut to k, from a pass run at k = ran_at. A request that asked for the
+    pass's own k is not touched: its steps are built in its own thread when its answer is made, not here, in the
+    worker, one request after another before the next pass."""
+    if k >= ran_at or all(len(step.top_k) <= k for step in result.steps):
         return result
     return replace(result, steps=[replace(step, top_k=step.top_k[:k]) for step in result.steps])

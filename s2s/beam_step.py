@@ -38,9 +38,9 @@ def search(step: Step, rank: Rank, hidden: torch.Tensor, lengths: torch.Tensor, 
     sos_id, eos_id, pad_id = ids
     layers, batch, size = hidden.shape
     hidden = hidden.repeat_interleave(width, dim=1).contiguous()  # (L, B * W, H), row-major
-    capacity = int((2 * lengths).max()) + 1 if batch else 0  # a row takes at most 2 * length + 1 steps
     # The search's state for the rows still decoding, the first n of each (beam_step moves the live rows up).
-    rows, step_limit = torch.arange(batch), (2 * lengths + 1).to(torch.long).contiguous()
+    rows, step_limit = torch.arange(batch), (2 * lengths + 1).to(torch.long).contiguous()  # a row's most steps
+    capacity = int(step_limit.max()) if batch else 0
     score = torch.full((batch, width), float("-inf"))
     score[:, 0] = 0.0  # all beams start as the same <sos>: only the first is live, so the first step fans out from it
     token = torch.full((batch * width,), sos_id, dtype=torch.long)

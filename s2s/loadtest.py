@@ -41,6 +41,9 @@ from .limits import BUSY
 ROOT = Path(__file__).resolve().parent.parent
 USERS_NICE = 19  # the users' CPU priority (nice): the lowest, below the server's and the probers'
 FLOOD_RETRY_S = 0.2  # a flooding sender told "busy" waits this long, as a client asked to "try again in a moment"
+# What a request that got no answer raises: a refused or reset connection, a timeout, a stream cut short, a
+# body that is not the JSON expected.
+FAILED_EXCHANGE = (OSError, ValueError, KeyError, http.client.HTTPException)
 BUSY_PROBERS = 3  # a let-in probe waits BUSY_WAIT_S before it probes again: three of them hear "busy" more often
 BUSY_WAIT_S = 5  # "busy" comes at once (p50 4-9 ms past the bound, README); a silence this long: let in
 WORDS = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "TF", "Aww"]
@@ -139,7 +142,7 @@ def flood(url: str, stop: threading.Event, text: str, out: Counter, nice: int = 
         try:
             stream = raw_double(url, [text, 1])
             answer = "busy" if BUSY.encode() in stream else "served" if b"event: complete" in stream else "other"
-        except (OSError, ValueError, KeyError, http.client.HTTPException):
+        except FAILED_EXCHANGE:
             answer = "other"
         out[answer] += 1
         if answer != "served":
@@ -177,7 +180,7 @@ def probe_refusal(url: str, stop: threading.Event, out: list[float]) -> None:
         try:
             refused = b"event: error" in raw_double(url, ["", 5])
             out.append(time.perf_counter() - started if refused else float("inf"))
-        except (OSError, ValueError, KeyError, http.client.HTTPException):
+        except FAILED_EXCHANGE:
             out.append(float("inf"))
         stop.wait(0.2)
 
@@ -191,7 +194,7 @@ def probe_busy(url: str, stop: threading.Event, out: list[float]) -> None:
         try:
             if BUSY.encode() in raw_double(url, ["busy probe", 1], wait=BUSY_WAIT_S):
                 out.append(time.perf_counter() - started)
-        except (OSError, ValueError, KeyError, http.client.HTTPException):  # TimeoutError: let in
+        except FAILED_EXCHANGE:  # TimeoutError: let in
             pass
         stop.wait(0.2)
 

@@ -93,11 +93,9 @@ class WordTokenizer:
         hold some 20,000): the vocabulary list's own lookup for a sentence without slots, most of them; with slots
         a check of the slot ids first. Never a copy of the vocabulary for a sentence: copying its 5,000 names took
         ~130 us a row on a server, longer than naming all of a row's ids (its names' counts, cold in the cache)."""
-        itos = self.itos
         if not slots:
-            return itos.__getitem__
-        first, end = FIRST_SLOT_ID, FIRST_SLOT_ID + len(slots)  # an unused slot keeps its name, as in token()
-        return lambda token_id: slots[token_id - first] if first <= token_id < end else itos[token_id]
+            return self.itos.__getitem__
+        return lambda token_id: self.token(token_id, slots)
 
     def decode(self, ids: list[int], slots: list[str]) -> str:
         """Ids -> text, stopping at <eos> and skipping <pad>/<sos>."""
