@@ -9,8 +9,8 @@ import torch
 
 from .tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
 
-# Length buckets for reporting (1-5, 6-10, ..., 21-26); 27-52 words go through chunking.
-LENGTH_BUCKETS = [(1, 5), (6, 10), (11, 15), (16, 20), (21, 26), (27, 52)]
+# Length buckets for reporting (1-5, 6-10, ..., 21-26); 27-52 and 53-120 words go through chunking.
+LENGTH_BUCKETS = [(1, 5), (6, 10), (11, 15), (16, 20), (21, 26), (27, 52), (53, 120)]
 
 
 def build_vocabulary(size: int, capitalised: int = 300) -> list[str]:

@@ -198,10 +198,22 @@ def english_like(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
     return " ".join(words)
 
 
+def already_doubled(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
+    """Text whose words already come in pairs, as a pasted-back output: "I I love love CUDA CUDA". Its doubling
+    says each word four times; an odd n ends on half a pair."""
+    family = rng.choice(_PASTABLE)
+    half = family(rng, tokenizer, (n + 1) // 2).split()
+    return " ".join([word for word in half for _ in (0, 1)][:n])
+
+
 def random_mix(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
     """The original random mix: vocabulary words with about one unknown word in five."""
     return random_text_sentence(rng, tokenizer, n)
 
+
+# The families a pasted-back output may come from (not "doubled" itself: its doubling says a word 8 times).
+_PASTABLE: list[Family] = [one_word_run, several_runs, repeated_phrase, all_unknown, any_unknown_share, counting,
+                           letters, random_mix, english_like]
 
 FAMILIES: dict[str, Family] = {
     "run": one_word_run,
@@ -213,6 +225,7 @@ FAMILIES: dict[str, Family] = {
     "letters": letters,
     "random": random_mix,
     "english": english_like,
+    "doubled": already_doubled,
 }
 
 

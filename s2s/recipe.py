@@ -65,6 +65,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1234, help="seed for weights and data")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+                   help="the training step's matmuls: bf16 autocast (weights and optimizer stay fp32), or fp32; auto = "
+                        "bf16 where the hardware multiplies it fast (CUDA, a CPU with AMX or AVX-512 BF16)")
+    p.add_argument("--fp32-last", type=int, default=0,
+                   help="with bf16: the last this many steps in fp32, so the model is polished in the precision it "
+                        "decodes in")
     p.add_argument("--export-only", action="store_true",
                    help="with --resume: train no further; measure the checkpoint on --export-per-length fresh sentences "
                         "per length and family, choose its chunk length and write it to --out")

@@ -27,12 +27,13 @@ from tqdm import tqdm
 from .checkpoint import load_checkpoint, plot_curve, save_checkpoint
 from .data import Curriculum, TrainingBatch, build_vocabulary
 from .families import FamilyMix, family_sources
-from .loss import masked_nll, worst_token_nll
+from .loss import worst_token_nll
 from .measure import best_chunk_length, native_exact_match, native_length, predicted_exact_match
 from .model import Seq2Seq, Seq2SeqConfig
 from .model_card import write_model_card
 from .recipe import learning_rate, parse_args
 from .tokenizer import PAD_ID, WordTokenizer
+from .train_step import TrainingLoss, bf16_is_fast
 
 def machine_description(device: torch.device) -> str:
     if device.type == "cuda":
@@ -70,6 +71,10 @@ def start_runtime(args) -> Runtime:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.cuda.set_device(device)
     return Runtime(device, dist.get_rank(), dist.get_world_size())
+
+
+def use_bf16(args, device: torch.device) -> bool:
+    return args.precision == "bf16" or (args.precision == "auto" and bf16_is_fast(device))
 
 
 def build_model(args) -> tuple[Seq2Seq, WordTokenizer]:
@@ -166,20 +171,16 @@ def mined_rows(args) -> int:
 
 def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
     """One teacher-forced step on a fresh (or mined) batch: masked loss, backward, clip, update.
-    Returns (loss, token accuracy)."""
+    Returns (loss, token accuracy). `trainer` is a TrainingLoss (perhaps inside DistributedDataParallel):
+    the masked NLL without a (B, S, V) tensor, bf16 where chosen (train_step.py)."""
     batch = mined_batch(model, sampler, lengths, device, args)
     model.train()
-    log_probs = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))  # (B, S, V)
-    target = batch.tgt_out.to(device)
-    loss = masked_nll(log_probs, target, PAD_ID)
+    loss, token_acc = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device), batch.tgt_out.to(device))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     # GRU gradients can explode on long sentences; clipping keeps one bad batch from undoing many.
     torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
     optimizer.step()
-    with torch.no_grad():
-        mask = target != PAD_ID
-        token_acc = ((log_probs.argmax(-1) == target) & mask).sum().item() / mask.sum().item()
     return loss.item(), token_acc
 
 
@@ -238,7 +239,8 @@ def main(argv=None) -> None:
     curriculum = Curriculum(args.max_len, state["level"], step=args.level_step, uniform_share=args.length_uniform_share)
     eval_sources = family_sources(tokenizer, args.eval_names, range(1, args.max_len + 1), args.eval_per_length,
                                   seed=args.seed + 99_991)  # the fixed held-out sets
-    trainer = DistributedDataParallel(model) if runtime.distributed else model
+    loss_module = TrainingLoss(model, bf16=use_bf16(args, runtime.device))
+    trainer = DistributedDataParallel(loss_module) if runtime.distributed else loss_module
 
     started, seconds_before = time.time(), state["seconds"]
     bar = tqdm(total=args.steps, initial=state["step"], disable=not runtime.is_main, dynamic_ncols=True)
@@ -246,6 +248,8 @@ def main(argv=None) -> None:
     while state["step"] < args.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args)
+        if args.fp32_last and state["step"] >= args.steps - args.fp32_last:
+            loss_module.bf16 = False
         loss, token_acc = train_step(trainer, model, optimizer, sampler, curriculum.lengths(rng, mined_rows(args)),
                                      runtime.device, args)
         state["step"] += 1
