@@ -25,6 +25,7 @@ from .families import one_word_run
 from .limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
 from .loss import masked_nll
 from .tokenizer import PAD_ID
+from .train_step import bf16_is_fast, training_loss
 from .yardstick import best_ms, decode_gflop, decoder_rows, gru_step_flops, matmul_gflops, sync
 
 @dataclass
@@ -35,6 +36,8 @@ class Case:
     gflop: float  # the work done, counted from the model's shapes
     matmul_gflops: float  # this machine's rate for a plain fp32 matmul of the case's main shape, same run
     identical: bool | None = None  # outputs equal to the reference way's, where there is one
+    bf16_matmul_gflops: float | None = None  # the same matmul in bf16 (training cases: AMX makes it 4-8x the fp32)
+    tokens_per_s: float | None = None  # training cases: target tokens trained on per second
 
     @property
     def sentences_per_s(self) -> float:
@@ -48,8 +51,13 @@ class Case:
     def of_matmul(self) -> float:
         return self.gflops / self.matmul_gflops
 
+    @property
+    def of_bf16_matmul(self) -> float | None:
+        return self.gflops / self.bf16_matmul_gflops if self.bf16_matmul_gflops else None
+
     def row(self) -> dict:
-        return {**asdict(self), "sentences_per_s": self.sentences_per_s, "gflops": self.gflops, "of_matmul": self.of_matmul}
+        return {**asdict(self), "sentences_per_s": self.sentences_per_s, "gflops": self.gflops, "of_matmul": self.of_matmul,
+                "of_bf16_matmul": self.of_bf16_matmul}
 
 
 # --- the ways of decoding compared ---
@@ -73,8 +81,10 @@ def blog_style_greedy(model, ids: list[int]) -> list[int]:
     return out
 
 
-def training_case(wd: WordDoubler, batch_size: int, words: int, steps: int, repeat: int) -> Case:
-    """Teacher-forced training steps (forward, masked loss, backward, AdamW) on a copy of the model."""
+def training_cases(wd: WordDoubler, batch_size: int, words: int, steps: int, repeat: int) -> list[Case]:
+    """Teacher-forced training steps (forward, masked loss, backward, AdamW) on a copy of the model, two ways on the
+    same batch: the plain step (`model(...)` then `masked_nll`, fp32) and the training command's own
+    (`train_step.training_loss`: the fused loss, bf16 autocast where it is fast)."""
     import copy
 
     model = copy.deepcopy(wd.model).train()
@@ -82,24 +92,35 @@ def training_case(wd: WordDoubler, batch_size: int, words: int, steps: int, repe
     sampler = SentenceSampler(wd.tokenizer, seed=0)
     batch = sampler.batch([words] * batch_size)
     src, tgt_in, tgt_out = (t.to(wd.device) for t in (batch.src, batch.tgt_in, batch.tgt_out))
-
-    def run():
-        for _ in range(steps):
-            loss = masked_nll(model(src, batch.lengths, tgt_in), tgt_out, PAD_ID)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        sync(wd.device)
-
-    run()  # warm-up
-    _, ms = best_ms(run, repeat)
+    bf16 = bf16_is_fast(torch.device(wd.device))
+    ways = {
+        "plain step (model + masked_nll, fp32)": lambda: masked_nll(model(src, batch.lengths, tgt_in), tgt_out, PAD_ID),
+        f"training step ({'bf16' if bf16 else 'fp32'}, fused loss)":
+            lambda: training_loss(model, src, batch.lengths, tgt_in, tgt_out, bf16)[0],
+    }
     config = wd.model.config
     targets = int((tgt_out != PAD_ID).sum())
     per_target = gru_step_flops(config) + 2 * config.hidden_size * config.embed_size + 2 * config.embed_size * config.vocab_size
     forward = (batch_size * words * gru_step_flops(config) + targets * per_target) / 1e9
-    # Backward costs about twice the forward: gradients for both the inputs and the weights.
-    return Case(f"training, batch {batch_size} x {words} words, tokens/s {1000 * steps * targets / ms:,.0f}",
-                batch_size * steps, ms, 3 * forward * steps, matmul_gflops(batch_size, config, wd.device))
+    fp32_rate = matmul_gflops(batch_size, config, wd.device)
+    bf16_rate = matmul_gflops(batch_size, config, wd.device, dtype=torch.bfloat16)
+    cases = []
+    for name, loss_of in ways.items():
+        def run():
+            for _ in range(steps):
+                loss = loss_of()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            sync(wd.device)
+
+        run()  # warm-up
+        _, ms = best_ms(run, repeat)
+        # Backward costs about twice the forward: gradients for both the inputs and the weights.
+        cases.append(Case(f"training, {name}, batch {batch_size} x {words} words", batch_size * steps, ms,
+                          3 * forward * steps, fp32_rate, bf16_matmul_gflops=bf16_rate,
+                          tokens_per_s=1000 * steps * targets / ms))
+    return cases
 
 
 def cli_case(model: str, sentences: list[str], beam_width: int) -> tuple[float, float]:
@@ -187,7 +208,7 @@ def run_bench(wd: WordDoubler, args) -> dict:
 
     sorted_results = batched(f"mixed 1-{args.words} words, equal-length batches", mixed, 1, equal_length_batches)
     cases[-1].identical = all(map(same_result, as_sent, sorted_results))
-    cases.append(training_case(wd, args.train_batch, args.words, args.train_steps, repeat))
+    cases.extend(training_cases(wd, args.train_batch, args.words, args.train_steps, repeat))
     # Any number of sentences through the library, and the CLI over a file of them.
     many = random_sentences(wd, args.many, 1, args.words, args.seed + 2)
     before = rss_mb()
@@ -237,7 +258,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="batch sizes of the batched greedy cases")
     p.add_argument("--mixed", type=int, default=256, help="sentences of the mixed-length cases")
     p.add_argument("--many", type=int, default=10_000, help="sentences of the any-number library case (and the CLI's file)")
-    p.add_argument("--train-batch", type=int, default=128, help="batch of the training-throughput case")
+    p.add_argument("--train-batch", type=int, default=256, help="batch of the training-throughput cases (the recipe's)")
     p.add_argument("--train-steps", type=int, default=3, help="steps of the training-throughput case")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help="candidates recorded per step")
     p.add_argument("--repeat", type=int, default=3, help="runs of each batched case; the fastest counts (less noise)")
@@ -265,6 +286,10 @@ def main(argv=None) -> dict:
         same = "" if c["identical"] is None else ("yes" if c["identical"] else "NO")
         print(f"{c['name']:<66} {c['ms']:9.1f} {c['sentences_per_s']:9.1f} {c['gflops']:8.1f} {c['matmul_gflops']:8.1f} "
               f"{c['of_matmul']:6.0%}  {same}")
+    for c in report["cases"]:
+        if c["tokens_per_s"]:
+            print(f"{c['name']}: {c['tokens_per_s']:,.0f} tokens/s, {c['of_matmul']:.0%} of the fp32 matmul rate "
+                  f"({c['matmul_gflops']:.0f} GFLOP/s), {c['of_bf16_matmul']:.0%} of the bf16 one ({c['bf16_matmul_gflops']:.0f})")
     print(f"memory around the any-number case: {report['rss_mb_before_many']:.0f} -> {report['rss_mb_after_many']:.0f} MB RSS")
     if "cli_seconds" in report:
         print(f"python -m s2s over {args.many:,} lines: {report['cli_seconds']:.1f} s, {report['cli_sentences_per_s']:.0f} lines/s "

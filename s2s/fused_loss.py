@@ -28,20 +28,22 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, features, weight, bias, target, chunk_rows: int, matmul_dtype):
-        # features (N, E), weight (V, E), bias (V,), target (N,). The softmax and the sums are fp32 even under
-        # autocast; the matmuls are in matmul_dtype (bf16 runs them on AMX).
+        # features (N, E), weight (V, E), bias (V,), target (N,). The softmax and the sums are in fp32 (fp64 for
+        # fp64 inputs) even under autocast; the matmuls are in matmul_dtype (bf16 runs them on AMX), else the same.
         with torch.autocast(features.device.type, enabled=False):
             n, size = features.size(0), features.size(1)
+            work = torch.promote_types(torch.promote_types(features.dtype, weight.dtype), torch.float32)
+            matmul_dtype = matmul_dtype or work
             table = torch.cat([weight, bias[:, None]], dim=1).to(matmul_dtype)  # (V, E + 1)
             table_t = table.t().contiguous()  # (E + 1, V)
             rows = torch.cat([features, features.new_ones(n, 1)], dim=1).to(matmul_dtype)  # (N, E + 1)
-            total = torch.zeros((), device=features.device)
+            total = torch.zeros((), dtype=work, device=features.device)
             hits = torch.zeros((), dtype=torch.long, device=features.device)
-            grad_rows = torch.empty(n, size + 1, device=features.device)
-            grad_table = torch.zeros(table.shape, device=features.device)
+            grad_rows = torch.empty(n, size + 1, dtype=work, device=features.device)
+            grad_table = torch.zeros(table.shape, dtype=work, device=features.device)
             for start in range(0, n, chunk_rows):
                 f, t = rows[start : start + chunk_rows], target[start : start + chunk_rows]
-                logits = torch.mm(f, table_t).float()  # (n, V)
+                logits = torch.mm(f, table_t).to(work)  # (n, V)
                 picked = logits.gather(1, t[:, None])[:, 0]  # (n,) the target's logit
                 top, best = logits.max(dim=1, keepdim=True)  # (n, 1): for a safe exp, and the accuracy
                 hits += (best[:, 0] == t).sum()
@@ -53,7 +55,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 grad[torch.arange(t.numel(), device=t.device), t] -= 1.0
                 grad = grad.to(matmul_dtype)
                 grad_rows[start : start + chunk_rows] = torch.mm(grad, table)
-                grad_table += torch.mm(grad.t(), f).float()
+                grad_table += torch.mm(grad.t(), f).to(work)
         ctx.save_for_backward(grad_rows[:, :size].to(features.dtype), grad_table[:, :size].to(weight.dtype),
                               grad_table[:, size].to(bias.dtype))
         ctx.mark_non_differentiable(hits)
@@ -66,7 +68,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
 
 
 def fused_masked_nll(features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, target: torch.Tensor,
-                     pad_id: int, chunk_rows: int = CHUNK_ROWS, matmul_dtype=torch.float32) -> torch.Tensor:
+                     pad_id: int, chunk_rows: int = CHUNK_ROWS, matmul_dtype=None) -> torch.Tensor:
     """`masked_nll(log_softmax(features @ weight.T + bias), target, pad_id)` without the (B, S, V) tensor.
 
     features: (B, S, E), the decoder's projection; weight (V, E) and bias (V,) the tied output layer;
@@ -78,7 +80,7 @@ def fused_masked_nll(features: torch.Tensor, weight: torch.Tensor, bias: torch.T
 
 def fused_masked_nll_and_accuracy(features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
                                   target: torch.Tensor, pad_id: int, chunk_rows: int = CHUNK_ROWS,
-                                  matmul_dtype=torch.float32) -> tuple[torch.Tensor, float]:
+                                  matmul_dtype=None) -> tuple[torch.Tensor, float]:
     """`fused_masked_nll`, and the share of the non-pad positions whose most likely id is the target."""
     keep = target != pad_id  # (B, S)
     count = keep.sum().clamp(min=1)

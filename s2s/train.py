@@ -185,7 +185,8 @@ def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, a
 
 
 def evaluate_and_keep_best(model, tokenizer, optimizer, state: dict, curriculum: Curriculum, eval_sources, args,
-                           runtime: Runtime, running_loss: float, token_acc: float, run_dir: Path) -> None:
+                           runtime: Runtime, running_loss: float, token_acc: float, run_dir: Path,
+                           precision: str) -> None:
     """Held-out exact match on every family, a log row, the best model exported, the curriculum raised,
     a checkpoint: all on the main process."""
     by_family = measure_families(model, eval_sources, runtime.device)
@@ -199,7 +200,7 @@ def evaluate_and_keep_best(model, tokenizer, optimizer, state: dict, curriculum:
         "token_acc": token_acc, "level": curriculum.level, "max_len": args.max_len,
         "exact_level": exact_level, "exact_all": exact_all, "native_length": native,
         "exact_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
-        "lr": learning_rate(state["step"] - 1, args), "processes": runtime.world,
+        "lr": learning_rate(state["step"] - 1, args), "processes": runtime.world, "precision": precision,
     }
     with (run_dir / "log.jsonl").open("a") as f:
         f.write(json.dumps(row) + "\n")
@@ -263,7 +264,7 @@ def main(argv=None) -> None:
             if runtime.is_main:
                 state["seconds"] = seconds_before + time.time() - started
                 evaluate_and_keep_best(model, tokenizer, optimizer, state, curriculum, eval_sources, args, runtime,
-                                       running_loss, token_acc, run_dir)
+                                       running_loss, token_acc, run_dir, "bf16" if loss_module.bf16 else "fp32")
                 level = torch.tensor([curriculum.level])
             if runtime.distributed:
                 dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum

@@ -41,11 +41,11 @@ def decoder_rows(results: list[DoubleResult], beam_width: int) -> int:
     return min(sum(r.chunks for r in results), DEFAULT_BATCH_SIZE) * beam_width
 
 
-def matmul_gflops(rows: int, config, device, repeat: int = 200) -> float:
-    """A plain fp32 matmul of the decoder's main shape, (rows, H) x (H, 3H), as fast as this machine does it:
-    the best of many runs after a warm-up (the first runs after other work can be half as fast)."""
-    a = torch.randn(max(rows, 1), config.hidden_size, device=device)
-    b = torch.randn(config.hidden_size, 3 * config.hidden_size, device=device)
+def matmul_gflops(rows: int, config, device, repeat: int = 200, dtype=torch.float32) -> float:
+    """A plain matmul (fp32 unless told) of the decoder's main shape, (rows, H) x (H, 3H), as fast as this machine
+    does it: the best of many runs after a warm-up (the first runs after other work can be half as fast)."""
+    a = torch.randn(max(rows, 1), config.hidden_size, device=device, dtype=dtype)
+    b = torch.randn(config.hidden_size, 3 * config.hidden_size, device=device, dtype=dtype)
     for _ in range(20):
         a @ b
     sync(device)

@@ -111,3 +111,27 @@ def test_english_like_prose_repeats_function_words_and_starts_with_a_capital(tok
     # Words come at their frequency: the commonest recur within a sentence, as "to" and "the" do.
     assert sum(len(set(words)) < len(words) for words in sentences) > 80
     assert any(any(w[-1] in ",.!?;:" for w in words) for words in sentences)
+
+
+def test_already_doubled_text_comes_in_pairs_of_any_family(tok):
+    for n in (1, 2, 9, 26, 53, 120):
+        for words in sample("doubled", tok, n, count=30):
+            pairs = [words[i : i + 2] for i in range(0, n, 2)]
+            assert all(len(set(pair)) == 1 for pair in pairs), words  # an odd n ends on half a pair
+    # Pasted-back outputs of many kinds: numbers, unknown words, vocabulary words.
+    words = {w for ws in sample("doubled", tok, 40, count=200) for w in ws}
+    assert any(w in tok.stoi for w in words) and any(w not in tok.stoi for w in words)
+    assert any(w.strip("$%#,.").isdigit() for w in words)
+
+
+def test_training_and_evaluation_draw_the_new_family_from_one_generator_with_different_seeds(tok):
+    from s2s.evaluate import family_sentences
+
+    training = FamilyMix(tok, seed=1234, mix={"doubled": 1.0})
+    trained = [training.sentence(10) for _ in range(50)]
+    assert all(ids[0::2] == ids[1::2] for ids in trained)  # in pairs as ids, as the tokenizer encodes the text
+    evaluated = [tok.encode(s)[0] for s in family_sentences(tok, "doubled", per_bucket=20, seed=2026)
+                 if len(s.split()) <= tok.num_slots]  # longer ones are doubled in chunks, each encoded alone
+    assert all(ids[0::2][: len(ids) // 2] == ids[1::2] for ids in evaluated)
+    tens = [ids for ids in evaluated if len(ids) == 10]
+    assert tens and all(ids not in trained for ids in tens if len({i for i in ids if i >= tok.first_word_id}) >= 3)

@@ -114,13 +114,16 @@ def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
         parse_args(["--config", str(recipe)])
 
 
-def test_the_committed_recipe_describes_the_shipped_model():
+def test_the_committed_recipe_describes_the_shipped_model_from_scratch():
+    from s2s.families import FAMILIES
     from s2s.recipe import parse_args
 
-    args = parse_args(["--config", str(ROOT / "configs" / "families.toml")])
+    args = parse_args(["--config", str(ROOT / "configs" / "word-doubler.toml")])
     shipped = json.loads((ROOT / "weights" / "config.json").read_text())
-    assert args.init_from and args.max_len >= shipped["max_src_len"]
-    assert sum(args.mix.values()) > 0 and set(args.eval_names) >= set(args.mix)
+    assert args.init_from is None and args.max_len >= shipped["max_src_len"]  # one command, nothing before it
+    assert set(args.mix) == set(FAMILIES) and set(args.eval_names) == set(FAMILIES)  # every family from the start
+    assert (args.embed_size, args.hidden_size, args.num_layers) == (
+        shipped["embed_size"], shipped["hidden_size"], shipped["num_layers"])
     # The code's own defaults describe the shipped architecture, not an older one.
     defaults = parse_args([])
     assert (defaults.embed_size, defaults.hidden_size, defaults.num_layers) == (
@@ -190,3 +193,25 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
 def test_a_mined_run_trains(tmp_path):
     train("--mine-factor", "3", "--steps", "3", "--eval-every", "3", "--run-dir", str(tmp_path / "run"))
     assert (tmp_path / "run" / "export" / "model.safetensors").exists()
+
+
+def test_a_tiny_recipe_from_scratch_trains_in_bf16_then_fp32_and_exports(tmp_path):
+    """The GPU's code path on this CPU: bf16 autocast (as on CUDA), then the last steps in fp32."""
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text('description = "tiny"\nprecision = "bf16"\nfp32_last = 2\nsteps = 5\neval_every = 5\n'
+                      '[families]\nrandom = 0.5\ndoubled = 0.5\n')
+    train("--config", str(recipe), "--run-dir", str(tmp_path / "run"))
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5] and rows[0]["precision"] == "fp32"  # its last step was fp32
+    assert "doubled" in rows[0]["exact_by_family"]
+    assert WordDoubler.from_pretrained(str(tmp_path / "run" / "export"), device="cpu").double(["I I love love"])[0].steps
+
+
+def test_precision_auto_takes_bf16_only_where_it_is_fast():
+    from s2s.recipe import parse_args
+    from s2s.train import use_bf16
+    from s2s.train_step import bf16_is_fast
+
+    cpu = torch.device("cpu")
+    assert use_bf16(parse_args(["--precision", "auto"]), cpu) == bf16_is_fast(cpu)
+    assert use_bf16(parse_args(["--precision", "bf16"]), cpu) and not use_bf16(parse_args(["--precision", "fp32"]), cpu)
