@@ -13,13 +13,13 @@ import gradio as gr
 import orjson
 from starlette.middleware import Middleware
 
-from s2s import WordDoubler, heap, lazy_sessions, page_style, page_text, render, render_lessons, views
+from s2s import WordDoubler, heap, lazy_sessions, page_style, page_text, render, render_force, render_lessons, views
 from s2s.batcher import MicroBatcher
-from s2s.guard import RequestGuard, whole
+from s2s.guard import API_NAME, PAGE_API_NAME, RequestGuard, whole
 from s2s.hub import configured_model
 from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_FILE_SIZE,
-                        MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
-                        SESSION_CAPACITY, split_lines)
+                        MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MAX_WORDS_PER_SENTENCE, MIN_BEAM_WIDTH,
+                        MIN_TOP_K, SESSION_CAPACITY, split_lines)
 from s2s.plain_json import plain_json
 from s2s.reliability import grid, load_evaluation
 
@@ -35,14 +35,37 @@ BLOG_SENTENCES = ["My name is Sunil", "I'm Deep Learning Geek", "I love CUDA", "
 LIMITS = f"{MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
 
 
-def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[orjson.Fragment, dict]:
-    """The /double endpoint: one sentence per line -> a list of `DoubleResult.to_dict()`, serialized here, in the
-    request's worker thread: Gradio's result streams embed the JSON as it is (s2s/plain_json.py), where they would
-    walk its ~10,000 values on the server's event loop.
+def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[dict]:
+    """Say every word of each sentence twice with a GRU encoder-decoder: "I love CUDA" -> "I I love love CUDA CUDA".
 
-    The second value goes to a gr.State, which the page reads and API clients never see. It holds the results
-    as the same JSON string: a session keeps them to redraw, and a string is ~5x smaller than the same dicts.
+    All sentences are decoded together in one padded batch; each comes out as it would alone. Deterministic. Any
+    word works (names, numbers, emoji, other scripts): words the model's vocabulary lacks are copied through.
+    Limits: {MAX_SENTENCES} sentences, {MAX_CHARS} characters and {MAX_WORDS_PER_SENTENCE} words per sentence
+    in one call; a call over a limit, or with no words, fails with a message naming the limit.
+
+    Args:
+        text: The sentences, one per line; blank lines are skipped.
+        top_k: How many of the decoder's best candidate words to report at each step, {MIN_TOP_K} to {MAX_TOP_K}.
+        beam_width: Doublings the beam search keeps per sentence, {MIN_BEAM_WIDTH} to {MAX_BEAM_WIDTH}; 1 = greedy.
+
+    Returns:
+        One object per sentence: input, output, is_exact, min_prob, chunks, and steps (token, prob, top_k, chunk).
     """
+    # The answer is JSON already made (an orjson.Fragment): Gradio's result streams embed it as it is
+    # (s2s/plain_json.py), where they would walk its ~10,000 values on the server's event loop.
+    return orjson.Fragment(answer(text, top_k, beam_width)[0])
+
+
+def double_on_page(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[orjson.Fragment, dict]:
+    """The page's run of /double: the same answer, and for a gr.State, which the page reads, the results as the same
+    JSON string (a session keeps them to redraw; a string is ~5x smaller than the same dicts). Its own private
+    event, so that /double keeps no state: MCP tools and API clients get the answer alone."""
+    made, run = answer(text, top_k, beam_width)
+    return orjson.Fragment(made), {"results": made.decode(), **run}
+
+
+def answer(text: str, top_k, beam_width) -> tuple[bytes, dict]:
+    """The results of one request as JSON, serialized once, in its worker thread; and how it ran."""
     top_k, beam_width = whole(top_k), whole(beam_width)
     try:
         results, info = batcher.double_with_info(split_lines(text), top_k, beam_width)
@@ -50,9 +73,11 @@ def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple
         raise gr.Error(str(error), print_exception=False) from None
     except Exception as error:  # Gradio would answer {"error": null}; say what failed, never a path or a traceback
         raise gr.Error(f"the model failed on this request ({type(error).__name__}); please try again") from error
-    answer = orjson.dumps([r.to_dict() for r in results])
-    return orjson.Fragment(answer), {"results": answer.decode(), "top_k": top_k, "beam_width": beam_width,
-                                     "batch": vars(info)}
+    return orjson.dumps([r.to_dict() for r in results]), {"top_k": top_k, "beam_width": beam_width, "batch": vars(info)}
+
+
+# What "Use via API" and MCP clients read: the limits as they are, from s2s.limits.
+double.__doc__ = double.__doc__.format(**{name: value for name, value in globals().items() if name.isupper()})
 
 
 # --- the page's handlers: s2s.views computes and draws each view by name, SHOWN maps the names to components ---
@@ -73,6 +98,25 @@ def show_run(state: dict, compare_on: bool) -> dict:
 
 def show_sentence(state: dict | None, index: int | None) -> dict:
     return on_page(views.sentence_view(wd, views.chosen(views.results_of(state), index)))
+
+
+def force_at(state: dict | None, index: int | None, step: int | None, word: str | None) -> dict:
+    top_k, beam = (state["top_k"], state["beam_width"]) if state else (DEFAULT_TOP_K, DEFAULT_BEAM_WIDTH)
+    return on_page(views.force_view(wd, views.chosen(views.results_of(state), index), step, word, top_k, beam))
+
+
+def force_at_cell(state: dict | None, index: int | None, evt: gr.SelectData) -> dict:
+    """A click on a cell of the per-step table: that step, that candidate, re-decoded at once."""
+    result = views.chosen(views.results_of(state), index)
+    step, word = render_force.cell_choice(result, evt.index, wd.max_src_len)
+    choices = render_force.force_choices(result, step, wd.max_src_len)
+    shown = force_at(state, index, step, word) if word else {}
+    return {**shown, force_step: step, force_word: gr.Dropdown(choices=choices, value=word)}
+
+
+def pick_force_step(state: dict | None, index: int | None, step: int | None) -> dict:
+    choices = render_force.force_choices(views.chosen(views.results_of(state), index), step, wd.max_src_len)
+    return gr.Dropdown(choices=choices, value=None)
 
 
 def show_tree(state: dict | None, index: int | None) -> dict:
@@ -138,6 +182,13 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
                                      show_legend=True)
     steps_df = _table("Per-step probabilities (▶ = the word emitted)", "steps", max_height=420)
     steps_plot = _plot("steps-plot")
+    gr.Markdown(page_text.FORCE)
+    with gr.Row(equal_height=True):
+        force_step = gr.Number(label="Step", precision=0, minimum=1, elem_id="force-step", min_width=120)
+        force_word = gr.Dropdown(label="Word to force there", choices=[], elem_id="force-word", min_width=200)
+        force_button = gr.Button("Re-decode from there", elem_id="force-button", size="md", min_width=160)
+    forced_md = _md(render_force.NO_FORCE, "forced-note")
+    forced_df = _table("Before and after forcing (⚑ the forced step, ≠ a changed word)", "forced-table", max_height=420)
     gr.Markdown(page_text.TREE)
     tree_button = gr.Button("Draw the beam tree", elem_id="tree-button", size="md")
     tree_md = _md(page_text.PRESS_TREE, "tree-note")
@@ -177,13 +228,26 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
                  batch_matrix=batch_html, loss_table=loss_df, loss_note=loss_md, unpacked_table=unpacked_df,
                  unpacked_note=unpacked_md, mask_note=mask_md, cost_note=cost_md, cost_plot=cost_plot,
                  reliability_plot=reliability_plot, reliability_note=reliability_md, highlighted=highlighted,
-                 steps_table=steps_df, steps_plot=steps_plot, tree_plot=tree_plot, tree_table=tree_df, tree_note=tree_md)
-    # preprocess=False: the library, not the sliders, checks top_k and beam_width, so API clients get its message.
-    button.click(double, inputs=[text, top_k, beam_width], outputs=[api_json, state], api_name="double",
-                 preprocess=False, concurrency_limit=32, concurrency_id="double").success(
+                 steps_table=steps_df, steps_plot=steps_plot, tree_plot=tree_plot, tree_table=tree_df, tree_note=tree_md,
+                 forced_note=forced_md, forced_table=forced_df)
+    # /double for programs and MCP clients: typed by its hints, no components, no state (gr.api neither preprocesses
+    # nor postprocesses: the library checks top_k and beam_width, so clients get its message). The page's run is
+    # its own private event, in the same concurrency group; s2s/guard.py checks both before they queue.
+    gr.api(double, api_name=API_NAME, concurrency_limit=32, concurrency_id="double")
+    button.click(double_on_page, inputs=[text, top_k, beam_width], outputs=[api_json, state], api_name=PAGE_API_NAME,
+                 api_visibility="private", preprocess=False, concurrency_limit=32, concurrency_id="double").success(
         show_run, inputs=[state, compare_on], outputs=[*SHOWN.values(), api_json, sentence], api_visibility="private",
         concurrency_limit=4)
-    sentence.input(show_sentence, inputs=[state, sentence], outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md], api_visibility="private")
+    sentence.input(show_sentence, inputs=[state, sentence],
+                   outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, forced_md, forced_df],
+                   api_visibility="private")
+    # Forcing a word: one pass of one sentence, only when asked for (as the tree's).
+    steps_df.select(force_at_cell, inputs=[state, sentence], outputs=[forced_md, forced_df, force_step, force_word],
+                    api_visibility="private", concurrency_limit=2, concurrency_id="extra")
+    force_step.input(pick_force_step, inputs=[state, sentence, force_step], outputs=[force_word], api_visibility="private")
+    for trigger in (force_button.click, force_word.input):
+        trigger(force_at, inputs=[state, sentence, force_step, force_word], outputs=[forced_md, forced_df],
+                api_visibility="private", concurrency_limit=2, concurrency_id="extra")
     tree_button.click(show_tree, inputs=[state, sentence], outputs=[tree_plot, tree_df, tree_md],
                       api_visibility="private", concurrency_limit=2, concurrency_id="extra")
     unpack_button.click(show_unpacked, inputs=[state], outputs=[unpacked_df, unpacked_md],
@@ -197,9 +261,12 @@ lazy_sessions.install()  # each API call is a new session: its ~60 component con
 def launch_kwargs() -> dict:
     """What every launch of this app passes (python app.py, the tests' server): memory and request bounds.
 
-    A fresh dict each time: Gradio writes its lifespan into app_kwargs."""
+    A fresh dict each time: Gradio writes its lifespan into app_kwargs. /double is also an MCP tool (at
+    /gradio_api/mcp/, described by its docstring; measured free at start-up and per request): GRADIO_MCP_SERVER=False
+    turns that off."""
     return dict(theme=THEME, css=page_style.CSS, state_session_capacity=SESSION_CAPACITY, max_file_size=MAX_FILE_SIZE,
-                app_kwargs={"middleware": [Middleware(RequestGuard)]})
+                app_kwargs={"middleware": [Middleware(RequestGuard)]},
+                mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false")
 
 
 if __name__ == "__main__":

@@ -228,6 +228,27 @@ class WordDoubler:
         rows, owner, _ = rows_of(sentences, self.max_src_len)
         return self._assemble(sentences, owner, self._double_rows(rows, top_k, beam_width))
 
+    def force(self, sentence: str, prefix: list[str], chunk: int = 0, top_k: int = DEFAULT_TOP_K,
+              beam_width: int = DEFAULT_BEAM_WIDTH) -> DoubleResult:
+        """Double one sentence with the decoder told to say `prefix` first in chunk `chunk` (0 for a sentence of
+        one row), then left to itself: "what if it had said...". Every chunk runs in one batch, as in `double`,
+        the others freely (so they come out as `double` gives them). ValueError names what cannot be forced."""
+        (sentence,) = as_sentences([sentence])
+        top_k, beam_width = check_top_k(top_k), check_beam_width(beam_width)
+        rows, _, _ = rows_of([sentence], self.max_src_len)
+        if not isinstance(chunk, int) or not 0 <= chunk < len(rows):
+            raise ValueError(f"chunk {chunk!r}: this sentence is doubled in {len(rows)} chunk(s), numbered from 0")
+        batch = self.tokenizer.encode_batch(rows)
+        forced = [self.tokenizer.id_of(word, batch.slots[chunk]) for word in prefix]
+        steps = 2 * len(rows[chunk].split()) + 1
+        if len(forced) > steps:
+            raise ValueError(f"a prefix of {len(forced)} words is longer than the chunk's {steps} steps")
+        ids = torch.full((len(rows), len(forced)), self.model.config.pad_id, dtype=torch.long)
+        ids[chunk] = torch.tensor(forced, dtype=torch.long)
+        generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width,
+                                         prefix=ids.to(self.device))
+        return self._assemble([sentence], [0] * len(rows), self._decode_rows(generation, batch.slots))[0]
+
     def _double_rows(self, rows: list[str], top_k: int, beam_width: int) -> list[tuple[str, RowRecords]]:
         """One padded batch through encoder and decoder: each row's doubled words and steps."""
         batch = self.tokenizer.encode_batch(rows)

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from .limits import (BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines)
 
 API_NAME = "double"  # the one public endpoint; its values are (text, top_k[, beam_width])
+PAGE_API_NAME = "double_on_page"  # the page's own run of it (private: the page calls it by fn_index), same values
 JOIN = re.compile(r"/gradio_api/queue/join/?$")
 CALL = re.compile(r"/gradio_api/call/(v2/)?(?P<api>[^/]+)/?$")
 CALL_STREAM = re.compile(r"/gradio_api/call/(v2/)?(?P<api>[^/]+)/(?P<event>[^/]+)/?$")
@@ -80,7 +81,7 @@ class RequestGuard:
 
     def __init__(self, app):
         self.app = app
-        self._double_id: int | None = None
+        self._double_ids: set[int] | None = None
         self._refused: OrderedDict[str, bytes] = OrderedDict()  # event id -> its whole stream
 
     async def __call__(self, scope, receive, send):
@@ -111,7 +112,7 @@ class RequestGuard:
             except (ValueError, AssertionError):
                 return await JSONResponse({"error": NOT_JSON}, status_code=400)(scope, receive, send)
             if join:
-                is_double = payload.get("fn_index") == self._double_fn(blocks)
+                is_double = payload.get("fn_index") in self._double_fns(blocks)
             else:
                 is_double = call["api"] == API_NAME
             message = refusal(payload.get("data")) if is_double else None
@@ -142,10 +143,10 @@ class RequestGuard:
             self._refused.popitem(last=False)
         return {"event_id": event_id}
 
-    def _double_fn(self, blocks) -> int | None:
-        if self._double_id is None:
-            self._double_id = next((i for i, fn in blocks.fns.items() if fn.api_name == API_NAME), None)
-        return self._double_id
+    def _double_fns(self, blocks) -> set[int]:
+        if self._double_ids is None:
+            self._double_ids = {i for i, fn in blocks.fns.items() if fn.api_name in (API_NAME, PAGE_API_NAME)}
+        return self._double_ids
 
 
 async def _read_capped(scope, receive) -> bytes | None:

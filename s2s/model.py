@@ -164,7 +164,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
 
     @torch.inference_mode()
     def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1,
-                 keep_history: bool = False) -> Generation:
+                 keep_history: bool = False, prefix: torch.Tensor | None = None) -> Generation:
         """Beam search over the whole batch at once (greedy decoding at width 1), recording the
         decoder's top-k at every step of each row's chosen sequence.
 
@@ -177,14 +177,21 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
 
         keep_history=True also returns every step's beams with their scores (`Generation.history`), for
         drawing the search as a tree; it only keeps references to tensors the search makes anyway.
+
+        prefix (B, P): words each row is forced to say first, <pad> after a row's own prefix ends ("what if the
+        decoder had said..."). While a row is forced it has one beam, extended by the forced word at the decoder's
+        own probability for it; its top-k tables still say what the decoder believed. Then it searches freely.
         """
         batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
         width, k = beam_width, min(top_k, vocab_size)
         per_beam = min(width, vocab_size)  # extensions of one beam worth ranking
         lengths = lengths.to(device)
+        if prefix is not None:
+            prefix = self._checked_prefix(prefix.to(device), lengths)
         encoded = self._encode_for_decoding(src, lengths)  # (L, B, H)
-        native_search = not keep_history and beam_step.usable(encoded)  # this loop's bookkeeping in one C call a step
-        if width == 1 and not keep_history and self.config.num_layers == 1 and not native_search:
+        plain = keep_history or prefix is not None  # what only this loop does
+        native_search = not plain and beam_step.usable(encoded)  # this loop's bookkeeping in one C call a step
+        if width == 1 and not plain and self.config.num_layers == 1 and not native_search:
             return self._greedy(encoded[0], lengths, k)
         step, rank = self._search_step(), ranker(self._output_layer(), max(per_beam, k))
         if native_search:
@@ -203,7 +210,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
         final_score = torch.zeros(batch_size, device=device)
         history: list[BeamStep] = []
-        for _ in range(int(step_limit.max()) if batch_size else 0):
+        for t in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
             new_hidden, top = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, H) the last layer's
             # A row's best `width` extensions are among each beam's own best `width` words, so only
@@ -213,6 +220,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
             top_ids = top_ids.view(n, width, -1)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
+            if prefix is not None and t < prefix.size(1):
+                words, word_log_probs = self._force(prefix[rows, t], top.view(n, width, -1), words, word_log_probs)
             candidates = score[..., None] + word_log_probs
             # A finished beam extends only by <pad>, at no cost, so it keeps its score and its place.
             stay = torch.full_like(candidates, float("-inf"))
@@ -259,6 +268,40 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         generation = self._backtrack(history, final_steps, final_score, batch_size, k, device)
         generation.history = history if keep_history else None
         return generation
+
+    def _checked_prefix(self, prefix: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """A forced prefix (B, P), or ValueError saying what is wrong with it."""
+        if prefix.dim() != 2 or prefix.size(0) != lengths.size(0):
+            raise ValueError(f"a prefix is (batch, steps) ids, one row per sentence; got shape {tuple(prefix.shape)}")
+        prefix = prefix.long()
+        if bool(((prefix < 0) | (prefix >= self.config.vocab_size) | (prefix == self.config.sos_id)).any()):
+            raise ValueError(f"a prefix holds ids of words the decoder can say: 0 < id < {self.config.vocab_size}, not <sos>")
+        said = prefix != self.config.pad_id
+        steps = said.sum(1)  # (B,)
+        positions = torch.arange(1, prefix.size(1) + 1, device=prefix.device)
+        if bool((said.cumsum(1) != torch.minimum(positions, steps[:, None])).any()):
+            raise ValueError("a row's prefix is its first words, then <pad>: no <pad> within it")
+        ends = (prefix == self.config.eos_id) & (torch.arange(prefix.size(1), device=prefix.device) < steps[:, None] - 1)
+        if bool(ends.any()):
+            raise ValueError("<eos> may only be a prefix's last word: after it the row says nothing more")
+        limit = 2 * lengths + 1
+        if bool((steps > limit).any()):
+            row = int((steps > limit).nonzero()[0])
+            raise ValueError(f"a prefix of {int(steps[row])} words is longer than its row's {int(limit[row])} steps "
+                             f"(2 x {int(lengths[row])} words + <eos>)")
+        return prefix
+
+    def _force(self, forced: torch.Tensor, top: torch.Tensor, words: torch.Tensor, word_log_probs: torch.Tensor):
+        """The beam extensions of one step, where the rows with a forced word (forced (n,), <pad> for none) have
+        one: beam 0 and that word, at its log-probability under the decoder (top: (n, W, H), the last layer's)."""
+        forcing = (forced != self.config.pad_id)[:, None, None]  # (n, 1, 1)
+        logits = F.linear(self.decoder.proj(top), self.embedding.weight, self.out_bias)  # (n, W, V)
+        forced_log_prob = logits.log_softmax(-1).gather(-1, forced[:, None, None].expand(-1, top.size(1), 1))
+        only = torch.full_like(word_log_probs, float("-inf"))
+        only[:, 0, 0] = forced_log_prob[:, 0, 0]  # beam 0 is a forced row's only live beam
+        said = torch.full_like(words, self.config.pad_id)
+        said[:, 0, 0] = forced
+        return torch.where(forcing, said, words), torch.where(forcing, only, word_log_probs)
 
     def _greedy(self, hidden: torch.Tensor, lengths: torch.Tensor, k: int) -> Generation:
         """Beam search at width 1 from the encoder's states (B, H), with the search taken out: each step is a GRU

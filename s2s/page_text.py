@@ -16,6 +16,8 @@ UNPACKED = ("## What if we forgot to pack?\nThe tutorials' mistake, on your batc
 BATCHING = ("## Sorted vs as-sent batching\nYour rows in one batch as you sent them, and sorted into length buckets "
             "(1–5, 6–10, … words) as training does: padding in the encoder, and decoder steps per row.")
 RELIABILITY = "## Where the model is reliable"
+FORCE = ("### What if the decoder had said…\nThe decoder reads its own last word at every step. Make it say another "
+         "one — any candidate of the table — and watch whether it gets back to the doubling or goes astray.")
 
 PRESS_DOUBLE = "*Press **Double** to run.*"
 PRESS_TREE = "*Press **Draw the beam tree** to see every beam the search kept and dropped for this sentence.*"

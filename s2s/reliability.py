@@ -19,6 +19,8 @@ FAMILY_LABELS = {
     "counting": "numbers",
     "letters": "letters, all caps",
     "random": "everyday words",
+    "english": "English-like prose",
+    "doubled": "already doubled (an output pasted back)",
 }
 REAL_TEXT = "real text"  # the row of the evaluation's real-text file (many languages, lists, code)
 

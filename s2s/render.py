@@ -80,6 +80,9 @@ def expected_words(result: dict, max_src_len: int) -> list[str]:
     return expected_per_step(result["input"], [step["chunk"] for step in result["steps"]], max_src_len)
 
 
+STEP_COLUMNS = ["step", "chunk", "expected", "emitted", "p", "ok"]  # then "top 1" ... "top k"
+
+
 def step_table(result: dict, max_src_len: int) -> pd.DataFrame:
     """Step, emitted word, its p, and the top-k candidates with the chosen one marked ▶."""
     k = max((len(s["top_k"]) for s in result["steps"]), default=0)
@@ -91,7 +94,7 @@ def step_table(result: dict, max_src_len: int) -> pd.DataFrame:
             + candidates
             + [""] * (k - len(candidates))
         )
-    columns = ["step", "chunk", "expected", "emitted", "p", "ok"] + [f"top {i}" for i in range(1, k + 1)]
+    columns = STEP_COLUMNS + [f"top {i}" for i in range(1, k + 1)]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -88,6 +88,17 @@ class WordTokenizer:
             return slots[k] if k < len(slots) else slot_token(k)
         return self.itos[token_id]
 
+    def id_of(self, word: str, slots: list[str]) -> int:
+        """`token`'s inverse: the id that says `word` in a sentence with these slot words (a word of the sentence,
+        <eos>, a vocabulary word or an unused slot's name). ValueError for a word the decoder cannot say."""
+        if word in slots:
+            return FIRST_SLOT_ID + slots.index(word)
+        token_id = self.stoi.get(word)
+        if token_id is None or token_id in (PAD_ID, SOS_ID):
+            raise ValueError(f"{word!r} is not a word the decoder can say here: it says vocabulary words, this "
+                             "sentence's own words and <eos>")
+        return token_id
+
     def namer(self, slots: list[str]) -> Callable[[int], str]:
         """`token(i, slots)` as a function, for naming many ids of one sentence (a 64 x 26-word batch's top-k tables
         hold some 20,000): the vocabulary list's own lookup for a sentence without slots, most of them; with slots

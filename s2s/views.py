@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from . import page_text, render, render_batch, render_lessons, render_search
+from . import page_text, render, render_batch, render_force, render_lessons, render_search
 from .batch_cost import as_sent, length_buckets, row_steps
 from .batch_view import batch_view
 from .beam_tree import beam_trees
@@ -46,7 +46,8 @@ def chosen(results: list[dict], index) -> dict | None:
 
 def sentence_view(wd: WordDoubler, result: dict | None) -> dict:
     """One sentence: its output coloured by confidence, the per-step table and plot; its beam tree waits for a press."""
-    cleared = {"tree_plot": None, "tree_table": None, "tree_note": page_text.PRESS_TREE}
+    cleared = {"tree_plot": None, "tree_table": None, "tree_note": page_text.PRESS_TREE,
+               "forced_note": render_force.NO_FORCE, "forced_table": None}
     if result is None:
         return {"highlighted": None, "steps_table": None, "steps_plot": None, **cleared}
     return {"highlighted": render.confidence_text(result), "steps_table": render.step_table(result, wd.max_src_len),
@@ -112,3 +113,20 @@ def unpacked_views(wd: WordDoubler, results: list[dict], beam_width: int) -> dic
     view = unpacked_view(wd, [r["input"] for r in results], beam_width)
     return {"unpacked_table": render_lessons.unpacked_table(view, results),
             "unpacked_note": render_lessons.unpacked_note(view, results)}
+
+
+def force_view(wd: WordDoubler, result: dict | None, step, word: str | None, top_k: int, beam_width: int) -> dict:
+    """The sentence re-decoded with `word` forced at 1-based `step` (one pass of one sentence), beside its run.
+    A step or word that cannot be forced gets its reason in the note; nothing raises."""
+    if result is None:
+        return {"forced_note": page_text.PRESS_DOUBLE, "forced_table": None}
+    if not isinstance(step, int) or not 1 <= step <= len(result["steps"]) or not word:
+        return {"forced_note": f"Choose a step from 1 to {len(result['steps'])} and a word to force there.",
+                "forced_table": None}
+    chunk, before = render_force.forced_steps(result, step - 1)
+    try:
+        forced = wd.force(result["input"], before + [word], chunk=chunk, top_k=top_k, beam_width=beam_width).to_dict()
+    except ValueError as error:
+        return {"forced_note": f"Cannot force `{word}` at step {step}: {error}.", "forced_table": None}
+    return {"forced_note": render_force.forced_note(result, forced, step - 1, word, wd.max_src_len),
+            "forced_table": render_force.forced_table(result, forced, step - 1, wd.max_src_len)}

@@ -78,4 +78,4 @@ def test_evaluation_reports_every_family_by_bucket_and_writes_the_card(doubler, 
     width = report["beam_width"]
     assert "| unknown | 1.0000 |" in card and "| real text |" in card
     assert ("greedy decoding" if width == 1 else f"beam search of width {width}") in card
-    assert json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))["families"]["run"]["overall"]["n"] == 6
+    assert json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))["families"]["run"]["overall"]["n"] == len(LENGTH_BUCKETS)

@@ -102,6 +102,18 @@ def run_lessons(page, text: str = LESSON_TEXT) -> None:
     page.locator("#tree-plot img").wait_for(timeout=60_000)
     page.get_by_role("button", name="Run my batch without packing").click()
     page.locator("#unpacked-note").get_by_text("pytorch/tutorials#3643", exact=False).wait_for(timeout=60_000)
+    force_second_candidate(page, row=2)
+
+
+def force_second_candidate(page, row: int) -> str:
+    """Click the per-step table's "top 2" cell at a step (1-based row): the decoder is made to say that word."""
+    from s2s.render import STEP_COLUMNS
+
+    cell = page.locator(f'#steps [data-testid="cell-{row - 1}-{len(STEP_COLUMNS) + 1}"]')  # the grid's own cells
+    word = cell.inner_text().split()[0]
+    cell.click()
+    page.locator("#forced-note").get_by_text(f"Forced {word} at step {row}", exact=False).wait_for(timeout=30_000)
+    return word
 
 
 def test_each_lesson_in_the_browser(page, app_module, evaluation):
@@ -136,6 +148,29 @@ def test_each_lesson_in_the_browser(page, app_module, evaluation):
         in_view = "(() => { const top = document.getElementById('reliability').getBoundingClientRect().top;" \
                   " return top >= 0 && top < window.innerHeight; })()"
         page.wait_for_function(in_view, timeout=5_000)
+
+
+def test_forcing_a_candidate_redecodes_and_marks_where_the_runs_part(page, app_module):
+    page.get_by_label("Sentences").fill("I love CUDA")
+    page.get_by_role("button", name="Double").click()
+    page.locator("#results").get_by_text("I love CUDA", exact=True).filter(visible=True).first.wait_for(timeout=60_000)
+    page.locator("#steps").get_by_text("top 2", exact=True).filter(visible=True).first.wait_for(timeout=30_000)
+    word = force_second_candidate(page, row=2)
+    # What the page shows is the library's forced run, its first difference marked.
+    result = app_module.wd.double(["I love CUDA"], 5, 2)[0]
+    forced = app_module.wd.force("I love CUDA", [result.steps[0].token, word], top_k=5, beam_width=2)
+    note = page.locator("#forced-note").inner_text()
+    assert "The runs first differ at step 2" in note and forced.output in note
+    assert ("got back" in note) == (forced.output.split()[2:] == result.expected.split()[2:])
+    forced_table = page.locator("#forced-table")
+    forced_table.get_by_text("⚑ forced", exact=True).filter(visible=True).first.wait_for(timeout=10_000)
+    assert forced_table.get_by_text(word, exact=True).filter(visible=True).count() >= 1
+    # The list way: another step and word, chosen from the list of that step's candidates.
+    page.locator("#force-step input").fill("1")
+    page.locator("#force-step input").press("Enter")
+    page.locator("#force-word input").click()
+    page.get_by_role("option").nth(1).click()
+    page.locator("#forced-note strong").get_by_text("at step 1", exact=False).wait_for(timeout=30_000)
 
 
 def test_a_phone_never_scrolls_sideways(browser, server_url, evaluation):
