@@ -254,7 +254,9 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
                         api_visibility="private", concurrency_limit=2, concurrency_id="extra")
 
 # Past the bound a request is told "busy" at once (s2s/guard.py says it before Gradio's own 503) instead of waiting minutes.
-demo.queue(max_size=MAX_QUEUED_REQUESTS)
+# Events without their own limit (choosing a sentence, a step to force) draw tables and a plot: a few at once,
+# where Gradio's default of 1 would make every visitor's choice wait behind another's.
+demo.queue(max_size=MAX_QUEUED_REQUESTS, default_concurrency_limit=4)
 lazy_sessions.install()  # each API call is a new session: its ~60 component configs are built only if used
 
 

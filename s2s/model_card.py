@@ -14,6 +14,15 @@ from .measure import native_length
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
 
+# Where the code lives is the publisher's to say: `python -m s2s.hub push --code-url URL` puts the link in this line.
+CODE_LINE = "Code: the Word Doubler repository, whose `s2s` package also ships inside every Space built from it."
+
+
+def with_code_link(card: str, url: str) -> str:
+    """The card with its code line linking `url` (the mixin's own cards say "- Code: URL" the same way)."""
+    return card.replace(CODE_LINE, f"Code: [{url}]({url}), the Word Doubler repository (its `s2s` package).")
+
+
 def write_model_card(out: Path, config, num_parameters: int, vocabulary_words: int, training: dict) -> None:
     """Write README.md for a freshly exported model, keeping any evaluation section already there."""
     path = Path(out) / "README.md"
@@ -34,6 +43,7 @@ tags:
 - seq2seq
 - gru
 - word-doubling
+- model_hub_mixin
 - pytorch_model_hub_mixin
 pipeline_tag: text2text-generation
 ---
@@ -43,6 +53,8 @@ pipeline_tag: text2text-generation
 A GRU encoder-decoder without attention that doubles every word of a sentence:
 `I love CUDA` -> `I I love love CUDA CUDA`. Made for the Word Doubler demo, a lesson in
 batching sequence-to-sequence models (padding, packing, masked loss, batch invariance).
+
+{CODE_LINE}
 
 Loading needs the project's `s2s` package (the Word Doubler repository):
 

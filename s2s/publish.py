@@ -10,6 +10,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, Mo
 
 from . import hub
 from .doubler import WordDoubler
+from .model_card import with_code_link
 
 REQUIRED = ["model.safetensors", "config.json", "tokenizer.json", "README.md"]  # README.md: the model card
 OPTIONAL = ["evaluation.json"]  # `python -m s2s.evaluate --write-card` writes it beside the weights
@@ -46,7 +47,7 @@ def check_weights(folder: Path) -> str:
 
 
 def push(folder: Path, repo_id: str, revision: str | None = None, tag: str | None = None, private: bool = False,
-         api: HfApi | None = None) -> str:
+         api: HfApi | None = None, code_url: str | None = None) -> str:
     """Upload the folder's model files as one commit (on `revision`, a branch, created if new); returns its id.
 
     Files the Hub already holds unchanged are left out of the commit; if none changed, no commit is made and the
@@ -62,13 +63,20 @@ def push(folder: Path, repo_id: str, revision: str | None = None, tag: str | Non
     # An evaluation.json left by an earlier push would describe other weights than the ones committed now.
     stale = [CommitOperationDelete(name) for name in OPTIONAL
              if name in present and not (Path(folder) / name).is_file()]
-    added = [CommitOperationAdd(path_in_repo=file.name, path_or_fileobj=str(file)) for file in files]
+    added = [CommitOperationAdd(path_in_repo=file.name, path_or_fileobj=card_bytes(file, code_url)) for file in files]
     sha = hub.weights_sha256(folder)
     info = api.create_commit(repo_id, added + stale, revision=revision,
                              commit_message=f"Word Doubler weights (model.safetensors sha256 {sha[:12]})")
     if tag:
         api.create_tag(repo_id, tag=tag, revision=info.oid)
     return info.oid
+
+
+def card_bytes(file: Path, code_url: str | None):
+    """What to upload for a file: its path; the model card with its code line linking code_url, when given."""
+    if file.name != "README.md" or not code_url:
+        return str(file)
+    return with_code_link(file.read_text(encoding="utf-8"), code_url).encode("utf-8")
 
 
 def describe_dry_run(folder: Path, repo_id: str, revision: str | None) -> str:
@@ -92,6 +100,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--folder", type=Path, default=hub.BUNDLED, help="the model folder to publish (default: weights/)")
     p.add_argument("--revision", help="the branch to commit to (created from main if missing; default main)")
     p.add_argument("--tag", help="also tag the new commit, e.g. v1")
+    p.add_argument("--code-url", help="where the code lives (e.g. the repository's web page): the card links it")
     p.add_argument("--private", action="store_true",
                    help="create the repository private (an existing one keeps its visibility)")
     p.add_argument("--dry-run", action="store_true",
@@ -105,7 +114,7 @@ def main(argv=None) -> int:
         if args.dry_run:
             print(describe_dry_run(args.folder, args.repo_id, args.revision))
             return 0
-        commit = push(args.folder, args.repo_id, args.revision, args.tag, args.private)
+        commit = push(args.folder, args.repo_id, args.revision, args.tag, args.private, code_url=args.code_url)
     except (OSError, ValueError) as error:  # missing files, a bad card, a Hub error (HfHubHTTPError is an OSError)
         print(f"error: {error}", file=sys.stderr)
         return 1

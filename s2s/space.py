@@ -9,7 +9,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, SpaceCard
+from huggingface_hub import HfApi, SpaceCard
 from huggingface_hub.errors import HFValidationError
 from huggingface_hub.utils import validate_repo_id
 
@@ -82,7 +82,10 @@ override the pin without a new build. If the Hub cannot be reached at start-up, 
 weights in `weights/` and the page says so.
 
 Built by `python -m s2s.space build` from the Word Doubler repository. API:
-`Client("<this Space>").predict("I love CUDA", 5, api_name="/double")`.
+`Client("<this Space>").predict("I love CUDA", 5, api_name="/double")`. MCP: the same `double` tool at
+`<this Space's URL>/gradio_api/mcp/` (streamable HTTP), described for MCP clients by its docstring.
+
+On GPU hardware (Settings → Hardware → a GPU), the app decodes on CUDA by itself: nothing to change or rebuild.
 """
     return SpaceCard(f"---\n{data.to_yaml()}\n---\n{body}")
 
@@ -138,14 +141,11 @@ def push(folder: Path, space_id: str, private: bool = False, api: HfApi | None =
         raise ValueError(f"{folder} is not a Space folder: build it with `python -m s2s.space build`")
     api = api or HfApi()
     api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-    local = {file.relative_to(folder).as_posix(): file for file in space_files(folder)}
-    # Files of an earlier build that this one dropped would still be served; the Hub's own .gitattributes stays.
-    gone = [path for path in api.list_repo_files(space_id, repo_type="space")
-            if path not in local and path != ".gitattributes"]
-    operations = [CommitOperationAdd(path_in_repo=path, path_or_fileobj=str(file)) for path, file in local.items()]
-    operations += [CommitOperationDelete(path) for path in gone]
     model, revision = hub.read_pin(folder)
-    info = api.create_commit(space_id, operations, repo_type="space",
+    # delete_patterns="*": files of an earlier build that this one dropped would still be served. upload_folder
+    # keeps the Hub's own .gitattributes and does not delete what it uploads again.
+    info = api.upload_folder(folder_path=folder, repo_id=space_id, repo_type="space", delete_patterns="*",
+                             ignore_patterns=["**/__pycache__/**", "__pycache__/**"],
                              commit_message=f"Word Doubler Space serving {model}@{revision[:12]}")
     return info.oid
 

@@ -149,3 +149,23 @@ def test_private_repo_on_a_branch_and_no_stale_evaluation(server, tmp_path_facto
     assert "evaluation.json" in repo["commits"][with_evaluation]
     # The second folder has no evaluation.json: the first one's would describe other weights, so it is deleted.
     assert sorted(repo["commits"][without]) == sorted([".gitattributes", *MODEL_FILES])
+
+
+def test_the_card_links_the_code_and_carries_the_mixins_tags(server, tmp_path_factory):
+    from huggingface_hub import ModelCard
+
+    from s2s.model import Seq2Seq, Seq2SeqConfig
+    from s2s.model_card import CODE_LINE, write_model_card
+
+    folder = tmp_path_factory.mktemp("carded")
+    save_tiny_doubler(folder, seed=4)
+    training = {"commands": ["python -m s2s.train --config configs/word-doubler.toml"], "steps": 1, "seconds": 1.0,
+                "machine": "a CPU", "native_by_length": {1: 1.0}}
+    write_model_card(folder, Seq2SeqConfig(), 1, 15, training)
+    assert CODE_LINE in (folder / "README.md").read_text(encoding="utf-8")
+    url = "https://example.org/word-doubler"
+    commit = printed_commit(push(server, tmp_path_factory, "--repo-id", "someone/carded", "--folder", str(folder),
+                                 "--code-url", url))
+    card = ModelCard(server.repo("someone/carded")["commits"][commit]["README.md"].decode("utf-8"))
+    assert f"Code: [{url}]({url})" in card.text and CODE_LINE not in card.text
+    assert set(Seq2Seq._hub_mixin_info.model_card_data.tags) <= set(card.data.tags)  # model_hub_mixin and its kin

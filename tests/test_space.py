@@ -29,7 +29,8 @@ pytestmark = pytest.mark.slow  # launches two app servers
 MODEL = "someone/word-doubler"
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
 SERVING = {"__init__", "batch_cost", "batch_view", "batcher", "beam_step", "beam_tree", "compare", "data", "doubler", "gru_cell", "guard", "heap", "hub", "lazy_sessions", "limits", "native", "plain_json",
-           "loss", "model", "page_style", "page_text", "reliability", "render", "render_batch", "render_lessons", "render_search",
+           "loss", "model", "page_style", "page_text", "reliability", "render", "render_batch", "render_force",
+           "render_lessons", "render_search",
            "ranking", "tokenizer", "unpacked", "views", "weights"}
 START_TIMEOUT = 180  # two apps import torch and gradio at once on a busy 2-core machine
 
@@ -144,8 +145,9 @@ def test_the_front_matter_is_a_gradio_space_of_the_installed_gradio_serving_the_
     assert isinstance(data.python_version, str) and re.fullmatch(r"3\.\d+(\.\d+)?", data.python_version)
     assert data.models == [MODEL]  # the Hub links the Space to the model
     assert data.title and data.license and data.get("emoji") and data.get("short_description")
-    pins = re.findall(r"^gradio==([^\s;#]+)", (built["out"] / "requirements.txt").read_text(), flags=re.M)
+    pins = re.findall(r"^gradio(?:\[mcp\])?==([^\s;#]+)", (built["out"] / "requirements.txt").read_text(), flags=re.M)
     assert pins == [gradio.__version__]
+    assert "GPU hardware" in card.text and "/gradio_api/mcp/" in card.text  # how to run it on a GPU; the MCP tool
 
 
 def test_a_branch_or_a_full_folder_is_refused(tmp_path, server):
