@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import native
+from .fast import native
 from .compare import same_result
 from .data import SentenceSampler, random_text_sentence
 from .doubler import DoubleResult, WordDoubler, split_into_chunks

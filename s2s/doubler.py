@@ -14,6 +14,7 @@ from . import hub
 from .data import doubling_text
 from .limits import (DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_TOP_K, as_sentences,
                      check_beam_width, check_top_k)
+from .fast import generate
 from .model import Generation, Seq2Seq
 from .tokenizer import WordTokenizer
 from .weights import load_checked
@@ -252,7 +253,7 @@ class WordDoubler:
     def _double_rows(self, rows: list[str], top_k: int, beam_width: int) -> list[tuple[str, RowRecords]]:
         """One padded batch through encoder and decoder: each row's doubled words and steps."""
         batch = self.tokenizer.encode_batch(rows)
-        generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width)
+        generation = generate(self.model, batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width)
         return self._decode_rows(generation, batch.slots)
 
     @staticmethod

@@ -1,19 +1,14 @@
-"""Masked negative log-likelihood: padding positions neither count nor dilute the mean."""
+"""The loss seen other ways: per sentence, unmasked (the tutorials' mistake), and each row's worst token.
+
+The masked NLL itself, the one training minimises, is the lesson's: `s2s.model.masked_nll`."""
 
 from __future__ import annotations
 
 import torch
 
+from .model import masked_nll  # the lesson's definition, with the model
 
-def masked_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:
-    """Sum of NLL over target positions that are not `pad_id`, divided by their count.
-
-    log_probs: (B, S, V); target: (B, S). Only `target == pad_id` is masked: other
-    special ids (<eos> above all) are real targets the model must learn.
-    """
-    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, S)
-    mask = target != pad_id
-    return (nll * mask).sum() / mask.sum().clamp(min=1)
+__all__ = ["masked_nll", "per_sentence_nll", "unmasked_nll", "worst_token_nll"]
 
 
 def per_sentence_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:

@@ -9,6 +9,7 @@ import torch
 
 from .data import collate, doubling
 from .doubler import split_into_chunks
+from .fast import generate
 
 
 @torch.no_grad()
@@ -19,7 +20,7 @@ def native_exact_match(model, sources: list[list[int]], device="cpu", batch_size
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
         batch = collate(chunk)
-        generation = model.generate(batch.src.to(device), batch.lengths, top_k=1, beam_width=beam_width)
+        generation = generate(model, batch.src.to(device), batch.lengths, top_k=1, beam_width=beam_width)
         tokens = generation.tokens.cpu().tolist()
         for ids, out, steps in zip(chunk, tokens, generation.num_steps.tolist()):
             hits.setdefault(len(ids), []).append(int(out[:steps] == doubling(ids)))

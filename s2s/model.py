@@ -1,9 +1,24 @@
-"""The GRU encoder-decoder: config, encoder, decoder, and the whole model with batched beam-search decoding."""
+"""The lesson: a GRU encoder-decoder that doubles words, trained and decoded a whole padded batch at a time.
+
+Read top to bottom: the config; the packed `Encoder`, with the tutorials' unpacked one beside it; the `Decoder`;
+the model and its teacher-forced `forward`; the masked loss; and a plain batched beam search (width 1 = greedy).
+Torch operations only. The same search, fast (native kernels, a stepped cell, a ranking without a full softmax),
+is `s2s.fast.generate`, which the library serves with; tests hold the two equal.
+
+A padded batch, as the blog draws it (https://learningdeep.xyz/unserstanding_seq2seq_batching/): one row per
+sentence, padded on the right to the longest, with each row's true length beside it.
+
+    src (B=3, T=4)                        lengths   target (2T + 1 = 9 steps)
+    My    name  is     Sunil               4        My My name name is is Sunil Sunil <eos>
+    I     love  CUDA   <pad>               3        I I love love CUDA CUDA <eos> <pad> <pad>
+    TF    is    Aww    <pad>               3        TF TF is is Aww Aww <eos> <pad> <pad>
+
+Two things must not see the <pad>: the encoder's final state (packing stops each row at its own last word) and the
+loss (it averages over real target positions only). Then a sentence gets one answer alone or in any batch."""
 
 from __future__ import annotations
 
 import os
-import threading
 from dataclasses import dataclass
 
 import torch
@@ -14,12 +29,7 @@ from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
 from safetensors.torch import load_file, save_file
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from . import beam_step, gru_cell, native
-from .ranking import TOPK_CHUNK, OutputLayer, ranker
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
-
-# Decoding layouts of the weights are built one at a time (reentrant: a build may ask for another layout).
-_LAYOUTS_LOCK = threading.RLock()
 
 
 @dataclass
@@ -94,6 +104,19 @@ class Encoder(nn.Module):
         return hidden  # (L, B, H), rows in the original order
 
 
+class UnpackedEncoder(nn.Module):
+    """The tutorials' encoder (pytorch/tutorials#3643), for the page's lesson: the same GRU run over the whole
+    padded batch, so a short row's final state has also read every <pad> its longer companions put after it."""
+
+    def __init__(self, rnn: nn.GRU):
+        super().__init__()
+        self.rnn = rnn  # shared with the real encoder: the same weights, only the padding handled differently
+
+    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        _, hidden = self.rnn(embedded)  # lengths ignored: that is the bug
+        return hidden  # (L, B, H)
+
+
 class Decoder(nn.Module):
     """Embedded previous word -> dropout -> GRU -> projection into the embedding space."""
 
@@ -107,6 +130,17 @@ class Decoder(nn.Module):
     def forward(self, embedded: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         output, hidden = self.rnn(self.dropout(embedded), hidden)  # (B, S, H), (L, B, H)
         return self.proj(output), hidden  # (B, S, E)
+
+
+def masked_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Sum of NLL over target positions that are not `pad_id`, divided by their count.
+
+    log_probs: (B, S, V); target: (B, S). Only `target == pad_id` is masked: other special ids (<eos> above
+    all) are real targets the model must learn. (The blog divides by the batch length and masks every id <= pad.)
+    """
+    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, S)
+    mask = target != pad_id
+    return (nll * mask).sum() / mask.sum().clamp(min=1)
 
 
 class Seq2Seq(nn.Module, PyTorchModelHubMixin):
@@ -131,24 +165,6 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             src = reverse_padded(src, lengths, self.config.pad_id)
         return self.encoder(self.embedding(src), lengths)  # (L, B, H)
 
-    def _encode_for_decoding(self, src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """`encode`, stepped by the decoder's native cell where kernels.c is built (one layer): 3 ops a word
-        where nn.GRU takes some twelve. Rows sorted longest first, so the rows still reading at a step are a
-        prefix, as packing does; each row's state stops at its own last word."""
-        if self.config.num_layers != 1 or src.size(0) == 0 or not native.usable(src, lengths, self.encoder.rnn.weight_hh_l0):
-            return self.encode(src, lengths)
-        rnn = self.encoder.rnn
-        weights = self._kept_until_changed(
-            "encoder", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, self.embedding.weight),
-            lambda: gru_cell.CellWeights.of(rnn, self.embedding.weight))
-        if self.config.reverse_source:
-            src = reverse_padded(src, lengths, self.config.pad_id)
-        order = lengths.argsort(descending=True, stable=True)  # (B,)
-        words = src[order].t().contiguous()  # (T, B): row t is every row's word t, longest rows first
-        reading = (lengths[order][None, :] > torch.arange(src.size(1))[:, None]).sum(dim=1).tolist()  # rows at step t
-        hidden = gru_cell.read(weights, words, reading)  # (B, H), longest first
-        return torch.empty_like(hidden).index_copy_(0, order, hidden)[None]  # (1, B, H), rows in the original order
-
     def decode_logits(self, tgt_in: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features, hidden = self.decoder(self.embedding(tgt_in), hidden)  # (B, S, E)
         return F.linear(features, self.embedding.weight, self.out_bias), hidden  # (B, S, V), tied weights
@@ -165,45 +181,31 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
     @torch.inference_mode()
     def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1,
                  keep_history: bool = False, prefix: torch.Tensor | None = None) -> Generation:
-        """Beam search over the whole batch at once (greedy decoding at width 1), recording the
-        decoder's top-k at every step of each row's chosen sequence.
+        """Beam search over the whole batch at once (greedy decoding at width 1), recording the decoder's top-k at
+        every step of each row's chosen sequence.
 
-        Every row keeps its own `beam_width` beams, ranked by the log-probability of the words so
-        far, and may take at most 2 * length + 1 steps (its doubling and <eos>): nothing a row does
-        depends on its companions in the batch. A finished beam emits <pad> at no cost, so it keeps
-        its score; as scores only fall, a row is done once its best beam has finished. A done row
-        leaves the working batch (so short rows stop costing decoder work), and the loop ends when
-        none is left.
+        Every row keeps its own `beam_width` beams, ranked by the log-probability of the words so far, and may
+        take at most 2 * length + 1 steps (its doubling and <eos>): nothing a row does depends on its companions.
+        A finished beam emits <pad> at no cost, so it keeps its score; as scores only fall, a row is done once its
+        best beam has finished. A done row leaves the working batch, and the loop ends when none is left.
 
-        keep_history=True also returns every step's beams with their scores (`Generation.history`), for
-        drawing the search as a tree; it only keeps references to tensors the search makes anyway.
-
-        prefix (B, P): words each row is forced to say first, <pad> after a row's own prefix ends ("what if the
-        decoder had said..."). While a row is forced it has one beam, extended by the forced word at the decoder's
-        own probability for it; its top-k tables still say what the decoder believed. Then it searches freely.
+        keep_history=True also returns every step's beams with their scores (`Generation.history`), to draw the
+        search as a tree. prefix (B, P): words each row is forced to say first, <pad> after a row's own prefix
+        ("what if the decoder had said..."): while forced a row has one beam, extended by the forced word at the
+        decoder's own probability for it; its top-k tables still say what the decoder believed.
         """
         batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
         width, k = beam_width, min(top_k, vocab_size)
-        per_beam = min(width, vocab_size)  # extensions of one beam worth ranking
+        per_beam = min(width, vocab_size)  # a row's best `width` extensions are among each beam's best `width`
         lengths = lengths.to(device)
         if prefix is not None:
             prefix = self._checked_prefix(prefix.to(device), lengths)
-        encoded = self._encode_for_decoding(src, lengths)  # (L, B, H)
-        plain = keep_history or prefix is not None  # what only this loop does
-        native_search = not plain and beam_step.usable(encoded)  # this loop's bookkeeping in one C call a step
-        if width == 1 and not plain and self.config.num_layers == 1 and not native_search:
-            return self._greedy(encoded[0], lengths, k)
-        step, rank = self._search_step(), ranker(self._output_layer(), max(per_beam, k))
-        if native_search:
-            ids = (self.config.sos_id, self.config.eos_id, self.config.pad_id)
-            return Generation(*beam_step.search(step, rank, encoded, lengths, width, per_beam, k, ids))
-        hidden = encoded.repeat_interleave(width, dim=1)  # (L, n*W, H), row-major
-        # The working batch: the n rows still decoding (ids into the batch) and their beams' state.
+        hidden = self.encode(src, lengths).repeat_interleave(width, dim=1)  # (L, B*W, H), row-major
+        # The working batch: the n rows still decoding (ids into the batch), each with W beams.
         rows = torch.arange(batch_size, device=device)  # (n,)
-        step_limit = (2 * lengths + 1)[:, None]  # (n, 1)
-        # All beams start as the same <sos>; only the first is live, so the first step fans out from it.
-        score = torch.full((batch_size, width), float("-inf"), device=device)  # (n, W)
-        score[:, 0] = 0.0
+        step_limit = (2 * lengths + 1)[:, None]  # (n, 1) each row's own limit
+        score = torch.full((batch_size, width), float("-inf"), device=device)  # (n, W) log p of each beam so far
+        score[:, 0] = 0.0  # all beams start as the same <sos>; only the first is live, so step 1 fans out from it
         token = torch.full((batch_size, width), self.config.sos_id, dtype=torch.long, device=device)
         finished = torch.zeros(batch_size, width, dtype=torch.bool, device=device)
         num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
@@ -212,58 +214,47 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         history: list[BeamStep] = []
         for t in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
-            new_hidden, top = step(token.view(-1), hidden)  # (L, n*W, H), (n*W, H) the last layer's
-            # A row's best `width` extensions are among each beam's own best `width` words, so only
-            # those are ranked: (n, W, W) candidates instead of (n, W, V). Ranking logits ranks
-            # log-probabilities, and one logsumexp turns the few kept into them: no (n, W, V) log-softmax.
-            top_log_probs, top_ids = rank(top)
-            top_log_probs = top_log_probs.view(n, width, -1)  # (n, W, max(W, k))
-            top_ids = top_ids.view(n, width, -1)
-            words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]
+            # 1. One decoder step for every beam of every live row.
+            log_probs, new_hidden = self.decode(token.view(-1, 1), hidden)  # (n*W, 1, V), (L, n*W, H)
+            log_probs = log_probs.view(n, width, vocab_size)
+            top_log_probs, top_ids = log_probs.sort(dim=-1, descending=True, stable=True)  # ties: the lower id
+            top_log_probs, top_ids = top_log_probs[..., : max(per_beam, k)], top_ids[..., : max(per_beam, k)]
+            words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]  # (n, W, per_beam)
             if prefix is not None and t < prefix.size(1):
-                words, word_log_probs = self._force(prefix[rows, t], top.view(n, width, -1), words, word_log_probs)
+                words, word_log_probs = self._force(prefix[rows, t], log_probs, words, word_log_probs)
+            # 2. Candidates: each beam extended by each of its words; a finished beam only by <pad>, at no cost.
             candidates = score[..., None] + word_log_probs
-            # A finished beam extends only by <pad>, at no cost, so it keeps its score and its place.
             stay = torch.full_like(candidates, float("-inf"))
             stay[..., 0] = score
             candidates = torch.where(finished[..., None], stay, candidates)
             words = words.masked_fill(finished[..., None], self.config.pad_id)
-            # The best `width`, best first, ties to the first candidate (beam, then rank), as beam_step takes them.
+            # 3. Each row keeps its best `width`, best first (ties to the first candidate: beam, then rank).
             score, flat = candidates.view(n, -1).sort(dim=-1, descending=True, stable=True)
             score, flat = score[:, :width], flat[:, :width]  # (n, W)
             parent = flat // per_beam
             token = words.view(n, -1).gather(1, flat)
-            chosen_log_prob = word_log_probs.reshape(n, -1).gather(1, flat)
             parent_finished = finished.gather(1, parent)
-            if width == 1:  # a finished beam is a done row, which leaves: every beam's state is its new one
-                hidden = new_hidden
-            else:
-                index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
-                hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
-            # What each new beam's parent believed at this step: the tables the page shows.
+            index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
+            hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
+            # 4. What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
-            history.append(
-                BeamStep(
-                    rows=rows,
-                    parent=parent,
-                    token=token,
-                    prob=chosen_log_prob.exp().masked_fill(parent_finished, 0.0),
-                    top_ids=top_ids[..., :k].gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
-                    top_probs=top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
-                    score=score if keep_history else None,
-                )
-            )
+            history.append(BeamStep(
+                rows=rows, parent=parent, token=token,
+                prob=word_log_probs.reshape(n, -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0),
+                top_ids=top_ids[..., :k].gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
+                top_probs=top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
+                score=score if keep_history else None))
+            # 5. Per-row step limits; a row whose best beam has finished leaves the working batch.
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
             done = finished[:, 0]  # (n,) the best beam has finished: nothing can overtake it
-            final_steps[rows] = num_steps[:, 0]
-            final_score[rows] = score[:, 0]
+            final_steps[rows], final_score[rows] = num_steps[:, 0], score[:, 0]
             if bool(done.any()):
                 live = ~done
                 if not bool(live.any()):
                     break
                 rows, score, token, finished, num_steps, step_limit = (
-                    t[live] for t in (rows, score, token, finished, num_steps, step_limit))
+                    t_[live] for t_ in (rows, score, token, finished, num_steps, step_limit))
                 hidden = hidden.view(hidden.size(0), n, width, -1)[:, live].flatten(1, 2)
         generation = self._backtrack(history, final_steps, final_score, batch_size, k, device)
         generation.history = history if keep_history else None
@@ -291,115 +282,16 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
                              f"(2 x {int(lengths[row])} words + <eos>)")
         return prefix
 
-    def _force(self, forced: torch.Tensor, top: torch.Tensor, words: torch.Tensor, word_log_probs: torch.Tensor):
-        """The beam extensions of one step, where the rows with a forced word (forced (n,), <pad> for none) have
-        one: beam 0 and that word, at its log-probability under the decoder (top: (n, W, H), the last layer's)."""
+    def _force(self, forced: torch.Tensor, log_probs: torch.Tensor, words: torch.Tensor, word_log_probs: torch.Tensor):
+        """The beam extensions of one step, where rows with a forced word (forced (n,), <pad> for none) have one:
+        beam 0 and that word, at its log-probability under the decoder (log_probs (n, W, V))."""
         forcing = (forced != self.config.pad_id)[:, None, None]  # (n, 1, 1)
-        logits = F.linear(self.decoder.proj(top), self.embedding.weight, self.out_bias)  # (n, W, V)
-        forced_log_prob = logits.log_softmax(-1).gather(-1, forced[:, None, None].expand(-1, top.size(1), 1))
+        forced_log_prob = log_probs.gather(-1, forced[:, None, None].expand(-1, log_probs.size(1), 1))  # (n, W, 1)
         only = torch.full_like(word_log_probs, float("-inf"))
         only[:, 0, 0] = forced_log_prob[:, 0, 0]  # beam 0 is a forced row's only live beam
         said = torch.full_like(words, self.config.pad_id)
         said[:, 0, 0] = forced
         return torch.where(forcing, said, words), torch.where(forcing, only, word_log_probs)
-
-    def _greedy(self, hidden: torch.Tensor, lengths: torch.Tensor, k: int) -> Generation:
-        """Beam search at width 1 from the encoder's states (B, H), with the search taken out: each step is a GRU
-        cell, the output layer, a top-k and a log-normaliser, and the records go straight into the result (nothing
-        to backtrack). The same tokens and probabilities as the search at width 1, which steps the same cell
-        (`gru_cell`). Where the kernels are built, `beam_step` does a step's bookkeeping in one call instead, at
-        every width: one sentence 5-15% faster than this loop, a batch the same within noise
-        (scripts/search_ways.py)."""
-        batch_size, device = hidden.size(0), hidden.device
-        cell, output = self._step_weights()
-        step, rank = gru_cell.stepper(cell), ranker(output, k)
-        num_steps = 2 * lengths + 1  # a row that never says <eos> stops at its limit
-        limits = set(num_steps.tolist())  # the steps at which some row reaches its limit
-        rows, limit = torch.arange(batch_size, device=device), num_steps.clone()
-        token = torch.full((batch_size,), self.config.sos_id, dtype=torch.long, device=device)
-        log_prob = torch.zeros(batch_size, device=device)
-        # Each step's top-k (ids, log-probabilities) of the rows then live; the first id is the emitted token.
-        # A run of steps over the same rows is written into the result with one copy (and one exp), after the loop.
-        spans: list[tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]] = []
-        for used in range(1, int(num_steps.max()) + 1 if batch_size else 1):
-            hidden = step(token, hidden)  # (n, H)
-            best_log_probs, best_ids = rank(hidden)  # (n, k)
-            token = best_ids[:, 0]
-            if not spans or spans[-1][0] is not rows:
-                spans.append((rows, [], []))
-            spans[-1][1].append(best_ids)
-            spans[-1][2].append(best_log_probs)
-            log_prob.index_add_(0, rows, best_log_probs[:, 0])
-            done = token == self.config.eos_id
-            if used in limits:
-                done |= limit <= used
-            if bool(done.any()):  # the stop test: the one host sync per step
-                num_steps[rows[done]] = used
-                live = ~done
-                if not bool(live.any()):
-                    break
-                rows, hidden, token, limit = rows[live], hidden[live], token[live], limit[live]
-        steps = sum(len(ids) for _, ids, _ in spans)
-        top_ids = torch.full((batch_size, steps, k), self.config.pad_id, dtype=torch.long, device=device)
-        top_probs = torch.zeros(batch_size, steps, k, device=device)
-        start = 0
-        for span_rows, ids, span_log_probs in spans:
-            end = start + len(ids)
-            top_ids[span_rows, start:end] = torch.stack(ids, dim=1)
-            top_probs[span_rows, start:end] = torch.stack(span_log_probs, dim=1).exp_()
-            start = end
-        return Generation(top_ids[..., 0], top_probs[..., 0], top_ids, top_probs, num_steps, log_prob)
-
-    def _search_step(self):
-        """The beam search's decoder step: (n,) words and (L, n, H) states -> the new states and the last layer's
-        (n, H), which the ranking (`ranking.ranker`) takes through the output layer. One layer: the greedy loop's
-        cell (8% faster than a one-step nn.GRU call); more layers: nn.GRU (no dropout: this is decoding)."""
-        if self.config.num_layers == 1:
-            cell_stepper = gru_cell.stepper(self._step_weights()[0])
-
-            def cell_step(token, hidden):
-                new_hidden = cell_stepper(token, hidden[0])
-                return new_hidden[None], new_hidden
-            return cell_step
-
-        def gru_step(token, hidden):
-            top, new_hidden = self.decoder.rnn(self.embedding(token[:, None]), hidden)  # (n, 1, H)
-            return new_hidden, top[:, 0]
-        return gru_step
-
-    def _kept_until_changed(self, name: str, sources: tuple[torch.Tensor, ...], build):
-        """`build()`, made once and kept until one of `sources` changes (training updates parameters in place,
-        which bumps their version; `to()` moves them): decoding layouts of the weights, which cost as much as a
-        decoder step to copy for every call. Built under a lock: threads decoding at once (a server's batcher and
-        a program's own call) share one layout, and none is replaced while another thread has just taken it."""
-        key = tuple((t.data_ptr(), t._version, t.device) for t in sources)
-        kept = self.__dict__.setdefault("_kept_layouts", {})
-        entry = kept.get(name)
-        if entry is None or entry[0] != key:
-            with _LAYOUTS_LOCK:
-                entry = kept.get(name)
-                if entry is None or entry[0] != key:
-                    entry = kept[name] = (key, build())
-        return entry[1]
-
-    def _step_weights(self) -> tuple[gru_cell.CellWeights, OutputLayer]:
-        """The one-layer decoder's weights laid out for a step: its GRU's for `gru_cell`, and the output layer."""
-        rnn = self.decoder.rnn
-        cell = self._kept_until_changed(
-            "step", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, self.embedding.weight),
-            lambda: gru_cell.CellWeights.of(rnn, self.embedding.weight))
-        return cell, self._output_layer()
-
-    def _output_layer(self) -> OutputLayer:
-        """The projection and the tied output layer for `ranked_output`, the output layer's rows padded to a
-        multiple of TOPK_CHUNK: a padding id's logit is -inf, so it is never chosen and adds nothing to the
-        softmax's sum."""
-        proj, weight, bias = self.decoder.proj, self.embedding.weight, self.out_bias
-        pad = -weight.size(0) % TOPK_CHUNK
-        return self._kept_until_changed(
-            "output", (proj.weight, proj.bias, weight, bias),
-            lambda: OutputLayer.of(proj.weight, proj.bias, F.pad(weight.detach(), (0, 0, 0, pad)),
-                                   F.pad(bias.detach(), (0, pad), value=float("-inf"))))
 
     def _backtrack(self, history: list[BeamStep], num_steps, log_prob, batch_size: int, k: int, device) -> Generation:
         """Follow each row's best beam (beam 0) back to the start, collecting what it recorded. A row
@@ -429,32 +321,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         save_file(state, os.path.join(save_directory, SAFETENSORS_SINGLE_FILE))
 
     @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir,
-        force_download: bool,
-        local_files_only: bool,
-        token,
-        map_location: str = "cpu",
-        strict: bool = True,
-        **model_kwargs,
-    ):
+    def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir, force_download: bool,
+                         local_files_only: bool, token, map_location: str = "cpu", strict: bool = True, **model_kwargs):
         model = cls(**model_kwargs)
         if os.path.isdir(model_id):
             path = os.path.join(model_id, SAFETENSORS_SINGLE_FILE)
         else:
-            path = hf_hub_download(
-                repo_id=model_id,
-                filename=SAFETENSORS_SINGLE_FILE,
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                local_files_only=local_files_only,
-                token=token,
-            )
+            path = hf_hub_download(repo_id=model_id, filename=SAFETENSORS_SINGLE_FILE, revision=revision,
+                                   cache_dir=cache_dir, force_download=force_download,
+                                   local_files_only=local_files_only, token=token)
         state = load_file(path, device=str(map_location))
         model.load_state_dict(state, strict=strict)  # copies into fp32 parameters
         return model.eval()

@@ -18,7 +18,7 @@ from . import hub
 ROOT = hub.ROOT
 APP = "app.py"
 # Files a serving module reads beside itself: the native kernels' C source, compiled where the Space runs.
-BESIDE = {"native.py": ["kernels.c"]}
+BESIDE = {"fast/native.py": ["fast/kernels.c"]}
 # The fallback a Space serves when the Hub cannot be reached (3.7 MB), so that the page always comes up.
 FALLBACK_WEIGHTS = ["config.json", "model.safetensors", "tokenizer.json"]
 MAX_FILE_BYTES = 10 * 2**20  # the Hub takes a file under 10 MiB as a plain git file, without LFS
@@ -26,7 +26,8 @@ COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def serving_modules(app: Path = ROOT / APP) -> list[str]:
-    """The s2s modules app.py imports, directly or through each other, read from their import statements.
+    """The s2s modules app.py imports, directly or through each other, read from their import statements, as
+    paths under s2s/ ("doubler.py", "fast/decode.py"); a module brings every package `__init__.py` above it.
 
     Code run only as a command (under `if __name__ == "__main__":`) is not serving: training, evaluation and
     publishing stay out of the Space."""
@@ -36,12 +37,12 @@ def serving_modules(app: Path = ROOT / APP) -> list[str]:
         path = todo.pop()
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(ast.Module(body=[s for s in tree.body if not _is_main_block(s)], type_ignores=[])):
-            for name in _imported(node, inside_package=path.parent == package):
-                # Importing s2s.x or anything from s2s runs s2s/__init__.py; x may be a module or a name in one.
-                for found in (package / "__init__.py", package / f"{name}.py"):
-                    if found.is_file() and found.name not in wanted:
-                        wanted.add(found.name)
-                        todo.append(found)
+            for found in _imported_files(node, path, package):
+                for file in (*_packages_above(found, package), found):
+                    name = file.relative_to(package).as_posix()
+                    if name not in wanted:
+                        wanted.add(name)
+                        todo.append(file)
     return sorted(wanted)
 
 
@@ -50,19 +51,36 @@ def _is_main_block(statement: ast.stmt) -> bool:
             and isinstance(statement.test.left, ast.Name) and statement.test.left.id == "__name__")
 
 
-def _imported(node: ast.AST, inside_package: bool) -> list[str]:
-    """Names under s2s that an import statement may load: `s2s.x`, `from s2s import x`, and inside s2s `from .x`."""
+def _module_files(base: Path, dotted: list[str]) -> list[Path]:
+    """The files `base/<dotted>` may be: a module or a package's __init__.py (none where neither exists)."""
+    target = base.joinpath(*dotted)
+    return [f for f in (target.with_suffix(".py"), target / "__init__.py") if dotted and f.is_file()]
+
+
+def _imported_files(node: ast.AST, path: Path, package: Path) -> list[Path]:
+    """Files under s2s that an import statement may load: `import s2s.x.y`, `from s2s.x import y` and, inside s2s,
+    `from .x import y` / `from ..x import y`; y may be a name in x or a submodule of it."""
     if isinstance(node, ast.Import):
-        return [alias.name.split(".")[1] if "." in alias.name else "__init__" for alias in node.names
-                if alias.name.split(".")[0] == "s2s"]
+        return [f for alias in node.names if alias.name.split(".")[0] == "s2s"
+                for f in _module_files(package.parent, alias.name.split("."))]
     if not isinstance(node, ast.ImportFrom):
         return []
     if node.level == 0 and node.module and node.module.split(".")[0] == "s2s":
-        parts = node.module.split(".")
-        return [parts[1]] if len(parts) > 1 else [alias.name for alias in node.names]
-    if node.level == 1 and inside_package:
-        return [node.module.split(".")[0]] if node.module else [alias.name for alias in node.names]
-    return []
+        base, dotted = package.parent, node.module.split(".")
+    elif node.level > 0 and package in (path.parent, *path.parent.parents):
+        base, dotted = path.parents[node.level - 1], node.module.split(".") if node.module else []
+    else:
+        return []
+    found = _module_files(base, dotted) if dotted else [base / "__init__.py"]
+    for alias in node.names:  # `from x import y`: y may be a submodule
+        found += _module_files(base, [*dotted, alias.name])
+    return found
+
+
+def _packages_above(file: Path, package: Path) -> list[Path]:
+    """The __init__.py of every package from s2s down to the one holding `file`: importing it runs them all."""
+    above = [d / "__init__.py" for d in (file.parent, *file.parent.parents) if d == package or package in d.parents]
+    return [f for f in reversed(above) if f.is_file() and f != file]
 
 
 def space_card(model: str, revision: str) -> SpaceCard:
@@ -113,6 +131,7 @@ def build(out: Path, model: str, revision: str, weights: Path = hub.BUNDLED) -> 
     (out / "weights").mkdir()
     for name in serving_modules():
         for file in (name, *BESIDE.get(name, [])):
+            (out / "s2s" / file).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / "s2s" / file, out / "s2s" / file)
     for name in FALLBACK_WEIGHTS:
         shutil.copy2(Path(weights) / name, out / "weights" / name)

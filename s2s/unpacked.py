@@ -10,35 +10,18 @@ import torch.nn as nn
 from .data import doubling_text
 from .doubler import WordDoubler, rows_of
 from .limits import DEFAULT_BEAM_WIDTH, check_beam_width, check_request
-from .model import Seq2Seq
-
-
-class UnpackedEncoder(nn.Module):
-    """The tutorials' encoder (pytorch/tutorials#3643): the same GRU run over the whole padded batch, so a
-    short row's final state has also read every <pad> that its longer companions put after its last word."""
-
-    def __init__(self, rnn: nn.GRU):
-        super().__init__()
-        self.rnn = rnn  # shared with the real encoder: the same weights, only the padding handled differently
-
-    def forward(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        _, hidden = self.rnn(embedded)  # lengths ignored: that is the bug
-        return hidden  # (L, B, H)
+from .model import Seq2Seq, UnpackedEncoder
 
 
 class ForgotToPack(Seq2Seq):
-    """A model's weights (shared, not copied) behind the unpacked encoder: `generate` and everything else as usual."""
+    """A model's weights (shared, not copied) behind the unpacked encoder: `generate` (the lesson's search, which
+    encodes with `self.encoder`) and everything else as usual."""
 
     def __init__(self, model: Seq2Seq):
         nn.Module.__init__(self)  # not Seq2Seq.__init__: it would make new weights
         self.config = model.config
         self.embedding, self.decoder, self.out_bias = model.embedding, model.decoder, model.out_bias
         self.encoder = UnpackedEncoder(model.encoder.rnn)
-
-    def _encode_for_decoding(self, src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """The unpacked encoder's states: decoding's own stepped encoder stops each row at its last word, which
-        would pack again."""
-        return self.encode(src, lengths)
 
 
 @dataclass

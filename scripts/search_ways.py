@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from s2s import WordDoubler, beam_step  # noqa: E402
+from s2s import WordDoubler  # noqa: E402
+from s2s.fast import beam_step  # noqa: E402
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def kernels():
     that cannot build it fails them; one without a compiler skips them (decoding then uses torch's operations)."""
     import shutil
 
-    from s2s import native
+    from s2s.fast import native
 
     if shutil.which(os.environ.get("CC", "cc")) is None:
         pytest.skip("no C compiler: decoding uses torch's operations")

@@ -6,6 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from s2s.fast import generate
 from s2s.model import Seq2Seq, reverse_padded
 from s2s.tokenizer import EOS_ID, PAD_ID, SOS_ID
 
@@ -39,16 +40,21 @@ def model_and_tokenizer():
     return tiny_model(tok, seed=3), tok
 
 
+WAYS = {"lesson": lambda model, *args, **kwargs: model.generate(*args, **kwargs), "fast": generate}
+
+
+@pytest.mark.parametrize("way", list(WAYS))
 @pytest.mark.parametrize("beam_width", [1, 3])
-def test_batch_invariance(model_and_tokenizer, beam_width):
-    """Each sentence decodes to the same tokens alone, in the batch, and in a shuffled batch."""
+def test_batch_invariance(model_and_tokenizer, beam_width, way):
+    """Each sentence decodes to the same tokens alone, in the batch, and in a shuffled batch: both searches."""
     model, tok = model_and_tokenizer
+    decode = WAYS[way]
     order = list(range(len(SENTENCES)))
     random.Random(0).shuffle(order)
-    together = model.generate(*_src(tok, SENTENCES), top_k=3, beam_width=beam_width)
-    shuffled = model.generate(*_src(tok, [SENTENCES[i] for i in order]), top_k=3, beam_width=beam_width)
+    together = decode(model, *_src(tok, SENTENCES), top_k=3, beam_width=beam_width)
+    shuffled = decode(model, *_src(tok, [SENTENCES[i] for i in order]), top_k=3, beam_width=beam_width)
     for i, sentence in enumerate(SENTENCES):
-        alone = model.generate(*_src(tok, [sentence]), top_k=3, beam_width=beam_width)
+        alone = decode(model, *_src(tok, [sentence]), top_k=3, beam_width=beam_width)
         n = int(alone.num_steps[0])
         j = order.index(i)
         for gen, row in ((together, i), (shuffled, j)):
@@ -187,18 +193,16 @@ def _src(tok, sentences):
 
 
 @pytest.mark.parametrize("beam_width, layers", [(1, 1), (2, 1), (3, 1), (1, 2), (2, 2)])
-def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokenizer, beam_width, layers):
-    # The reference keeps every row in the batch to the end, takes a full log-softmax each step, and steps
-    # nn.GRU itself, where a one-layer model's search steps a cell of its own (two layers: nn.GRU too).
-    from reference_decoding import reference_generate
-
+def test_the_fast_decoder_agrees_with_the_lessons_beam_search(model_and_tokenizer, beam_width, layers):
+    # The lesson's search takes a full log-softmax each step and steps nn.GRU itself; the fast one (s2s.fast)
+    # steps a cell of its own and ranks without the softmax (two layers: it falls back to the lesson's).
     model, tok = model_and_tokenizer
     if layers > 1:
         model = tiny_model(tok, seed=5, layers=layers)
     sentences = SENTENCES + ["a", "dog is my name", "I"]
     src, lengths = _src(tok, sentences)
-    fast = model.generate(src, lengths, top_k=4, beam_width=beam_width)
-    slow = reference_generate(model, src, lengths, top_k=4, beam_width=beam_width)
+    fast = generate(model, src, lengths, top_k=4, beam_width=beam_width)
+    slow = model.generate(src, lengths, top_k=4, beam_width=beam_width)
     assert torch.equal(fast.tokens, slow.tokens) and torch.equal(fast.num_steps, slow.num_steps)
     assert torch.equal(fast.top_ids, slow.top_ids)
     for a, b in [(fast.probs, slow.probs), (fast.top_probs, slow.top_probs), (fast.log_prob, slow.log_prob)]:
@@ -207,10 +211,10 @@ def test_the_fast_decoder_agrees_with_the_reference_beam_search(model_and_tokeni
 
 @pytest.mark.parametrize("top_k", [1, 4])
 def test_greedy_decoding_is_the_beam_search_at_width_one(model_and_tokenizer, top_k):
-    # generate(beam_width=1) takes the greedy loop; keep_history=True keeps it on the beam search's loop.
+    # The fast generate at width 1 (native bookkeeping, or the greedy loop); the lesson's search keeps its history.
     model, tok = model_and_tokenizer
     src, lengths = _src(tok, SENTENCES + ["a", "dog is my name", "I"])
-    greedy = model.generate(src, lengths, top_k=top_k)
+    greedy = generate(model, src, lengths, top_k=top_k)
     beam = model.generate(src, lengths, top_k=top_k, keep_history=True)
     assert greedy.history is None and beam.history is not None
     for name in ("tokens", "top_ids", "num_steps"):
@@ -223,13 +227,13 @@ def test_greedy_follows_weights_changed_in_place(model_and_tokenizer):
     # The greedy loop keeps its layout of the weights until a parameter changes (as a training step changes them).
     model, tok = model_and_tokenizer
     src, lengths = _src(tok, SENTENCES)
-    before = model.generate(src, lengths, top_k=3)
+    before = generate(model, src, lengths, top_k=3)
     saved = {name: p.detach().clone() for name, p in model.named_parameters()}
     try:
         with torch.no_grad():
             for p in model.parameters():
                 p.mul_(-1.5)
-        greedy = model.generate(src, lengths, top_k=3)
+        greedy = generate(model, src, lengths, top_k=3)
         beam = model.generate(src, lengths, top_k=3, keep_history=True)
         assert torch.equal(greedy.top_ids, beam.top_ids) and torch.allclose(greedy.top_probs, beam.top_probs, atol=1e-6)
         assert not torch.allclose(greedy.top_probs, before.top_probs)
@@ -237,4 +241,4 @@ def test_greedy_follows_weights_changed_in_place(model_and_tokenizer):
         with torch.no_grad():
             for name, p in model.named_parameters():
                 p.copy_(saved[name])
-    assert torch.equal(model.generate(src, lengths, top_k=3).top_ids, before.top_ids)
+    assert torch.equal(generate(model, src, lengths, top_k=3).top_ids, before.top_ids)

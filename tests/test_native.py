@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from s2s import gru_cell, native
+from s2s.fast import decode, generate, gru_cell, native
 
 from helpers import tiny_model, tiny_tokenizer
 
@@ -23,7 +23,7 @@ def test_without_the_kernels_decoding_uses_torch(monkeypatch, cause, environment
     assert native.status().startswith("torch operations (") and cause in native.status()
     tok = tiny_tokenizer()
     batch = tok.encode_batch(["I love CUDA", "Bob"])
-    assert tiny_model(tok).generate(batch.src, batch.lengths, top_k=3).tokens.shape[0] == 2
+    assert generate(tiny_model(tok), batch.src, batch.lengths, top_k=3).tokens.shape[0] == 2
 
 
 def test_a_compiler_that_fails_leaves_decoding_to_torch(monkeypatch, tmp_path):
@@ -64,9 +64,9 @@ def test_decoding_gives_the_same_words_natively_and_with_torch(kernels, monkeypa
     tok = tiny_tokenizer()
     model = tiny_model(tok, seed=3, hidden=hidden)
     batch = tok.encode_batch(["I love CUDA", "the cat sat on the mat", "Bob", "my name is my name"])
-    natively = model.generate(batch.src, batch.lengths, top_k=4, beam_width=beam_width)
+    natively = generate(model, batch.src, batch.lengths, top_k=4, beam_width=beam_width)
     monkeypatch.setattr(native, "usable", lambda *tensors: False)
-    with_torch = model.generate(batch.src, batch.lengths, top_k=4, beam_width=beam_width)
+    with_torch = generate(model, batch.src, batch.lengths, top_k=4, beam_width=beam_width)
     assert torch.equal(natively.tokens, with_torch.tokens) and torch.equal(natively.top_ids, with_torch.top_ids)
     assert torch.allclose(natively.top_probs, with_torch.top_probs, atol=1e-5)
     assert torch.allclose(natively.log_prob, with_torch.log_prob, atol=1e-5)
@@ -80,7 +80,7 @@ def test_the_stepped_encoder_reads_as_the_packed_gru(kernels, monkeypatch, fused
     model = tiny_model(tok, seed=5)
     batch = tok.encode_batch(["the cat sat on the mat", "Bob", "I love CUDA", "a dog", "my name is my name"])
     with torch.inference_mode():
-        stepped = model._encode_for_decoding(batch.src, batch.lengths)
+        stepped = decode.encode(model, batch.src, batch.lengths)
         packed = model.encode(batch.src, batch.lengths)
     assert "encoder" in model._kept_layouts  # it stepped, not fell back to nn.GRU
     assert stepped.shape == packed.shape and torch.allclose(stepped, packed, atol=1e-6)
@@ -92,10 +92,10 @@ def test_a_decoding_loops_native_pieces_keep_their_weights_alive(kernels):
     import gc
     import weakref
 
-    from s2s.ranking import ranker
+    from s2s.fast.ranking import ranker
 
     model = tiny_model(tiny_tokenizer(), seed=4)
-    cell, output = model._step_weights()
+    cell, output = decode.step_weights(model), decode.output_layer(model)
     step, rank = gru_cell.stepper(cell), ranker(output, 3)
     held = [weakref.ref(t) for t in (cell.gates_in, cell.w_packed, cell.w_hh, output.proj_t, output.weight_t)]
     del cell, output
@@ -110,7 +110,7 @@ def test_threads_decoding_at_once_share_one_layout_of_the_weights(kernels, monke
     layout, the same object for both, and each thread's words as decoding alone gives them."""
     import threading
 
-    from s2s import ranking
+    from s2s.fast import ranking
 
     tok = tiny_tokenizer()
     batch = tok.encode_batch(["I love CUDA", "the cat sat on the mat", "Bob"])
@@ -128,7 +128,7 @@ def test_threads_decoding_at_once_share_one_layout_of_the_weights(kernels, monke
 
     def decode():
         start.wait()
-        results.append(model.generate(batch.src, batch.lengths, top_k=3, beam_width=2))
+        results.append(generate(model, batch.src, batch.lengths, top_k=3, beam_width=2))
 
     threads = [threading.Thread(target=decode) for _ in range(3)]
     for thread in threads:

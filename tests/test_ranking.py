@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from s2s.ranking import (EXP_FLOOR, TOPK_CHUNK, OutputLayer, chunked_topk, log_normalizer_, ranked_log_probs,
+from s2s.fast.ranking import (EXP_FLOOR, TOPK_CHUNK, OutputLayer, chunked_topk, log_normalizer_, ranked_log_probs,
                          ranked_output)
 
 

@@ -28,10 +28,10 @@ pytestmark = pytest.mark.slow  # launches two app servers
 
 MODEL = "someone/word-doubler"
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
-SERVING = {"__init__", "batch_cost", "batch_view", "batcher", "beam_step", "beam_tree", "compare", "data", "doubler", "gru_cell", "guard", "heap", "hub", "lazy_sessions", "limits", "native", "plain_json",
-           "loss", "model", "page_style", "page_text", "reliability", "render", "render_batch", "render_force",
-           "render_lessons", "render_search",
-           "ranking", "tokenizer", "unpacked", "views", "weights"}
+SERVING = {"__init__", "batch_cost", "batch_view", "batcher", "beam_tree", "compare", "data", "doubler", "guard", "heap",
+           "hub", "lazy_sessions", "limits", "plain_json", "loss", "model", "page_style", "page_text", "reliability",
+           "render", "render_batch", "render_force", "render_lessons", "render_search", "tokenizer", "unpacked", "views",
+           "weights", "fast/__init__", "fast/beam_step", "fast/decode", "fast/gru_cell", "fast/native", "fast/ranking"}
 START_TIMEOUT = 180  # two apps import torch and gradio at once on a busy 2-core machine
 
 
@@ -120,7 +120,7 @@ def test_the_folder_holds_what_a_space_needs_and_nothing_else(built):
     assert modules == SERVING  # no training, evaluation, families, model card, publishing or CLI
     evaluation = {"weights/evaluation.json"} if (hub.BUNDLED / "evaluation.json").is_file() else set()
     assert files - {f"s2s/{m}.py" for m in modules} == {
-        "app.py", "README.md", "requirements.txt", hub.PINNED.name, "s2s/kernels.c",
+        "app.py", "README.md", "requirements.txt", hub.PINNED.name, "s2s/fast/kernels.c",
         "weights/config.json", "weights/model.safetensors", "weights/tokenizer.json", *evaluation,
     }
     assert (out / "app.py").read_bytes() == (hub.ROOT / "app.py").read_bytes()

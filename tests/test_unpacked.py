@@ -63,11 +63,19 @@ def test_bad_input_is_refused(wd):
 
 
 def test_the_twin_decodes_from_the_unpacked_states_not_the_packed_ones(wd):
-    """Decoding's own encoder (the native cell, which stops each row at its last word) would pack again: the
-    twin must decode from the states its unpacked encoder gives."""
+    """The twin's search (the lesson's, which encodes with the twin's own encoder) starts from the states that
+    read the padding: greedy decoding written out from those states gives its words."""
     batch = wd.tokenizer.encode_batch(["I love CUDA", "the cat sat on the mat"])
     twin = ForgotToPack(wd.model)
     with torch.inference_mode():
-        decoding = twin._encode_for_decoding(batch.src, batch.lengths)
         unpacked, packed = twin.encode(batch.src, batch.lengths), wd.model.encode(batch.src, batch.lengths)
-    assert torch.equal(decoding, unpacked) and not torch.allclose(unpacked[:, 0], packed[:, 0], atol=1e-3)
+        got = twin.generate(batch.src, batch.lengths, top_k=1, beam_width=1)
+        hidden, token, words = unpacked[:, :1], torch.tensor([[1]]), []  # the short row, from <sos>
+        for _ in range(2 * int(batch.lengths[0]) + 1):
+            log_probs, hidden = wd.model.decode(token, hidden)
+            token = log_probs[:, -1].argmax(-1, keepdim=True)
+            words.append(int(token))
+            if words[-1] == 2:  # <eos>
+                break
+    assert not torch.allclose(unpacked[:, 0], packed[:, 0], atol=1e-3)
+    assert got.tokens[0, : int(got.num_steps[0])].tolist() == words
