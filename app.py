@@ -1,4 +1,5 @@
-"""Word Doubler: the Gradio page and API — many sentences in one padded batch, and what the decoder believed at every step."""
+"""Word Doubler: the Gradio page and API — many sentences in one padded batch, and what the decoder believed at every
+step."""
 
 from __future__ import annotations
 
@@ -13,18 +14,41 @@ import gradio as gr
 import orjson
 from starlette.middleware import Middleware
 
-from s2s import WordDoubler, heap, lazy_sessions, page_style, page_text, render, render_force, render_lessons, views
+from s2s import (
+    WordDoubler,
+    heap,
+    lazy_sessions,
+    limits,
+    page_style,
+    page_text,
+    render,
+    render_force,
+    render_lessons,
+    views,
+)
 from s2s.batcher import MicroBatcher
 from s2s.guard import API_NAME, PAGE_API_NAME, RequestGuard, whole
 from s2s.hub import configured_model
-from s2s.limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_CHARS, MAX_FILE_SIZE,
-                        MAX_QUEUED_REQUESTS, MAX_SENTENCES, MAX_TOP_K, MAX_WORDS_PER_SENTENCE, MIN_BEAM_WIDTH,
-                        MIN_TOP_K, SESSION_CAPACITY, split_lines)
+from s2s.limits import (
+    DEFAULT_BEAM_WIDTH,
+    DEFAULT_TOP_K,
+    MAX_BEAM_WIDTH,
+    MAX_CHARS,
+    MAX_FILE_SIZE,
+    MAX_QUEUED_REQUESTS,
+    MAX_SENTENCES,
+    MAX_TOP_K,
+    MIN_BEAM_WIDTH,
+    MIN_TOP_K,
+    SESSION_CAPACITY,
+    split_lines,
+)
 from s2s.plain_json import plain_json
 from s2s.reliability import grid, load_evaluation
 
 heap.give_memory_back()  # free memory goes back to the system 4 times a second: RSS stays near what sessions hold
-# Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else weights/.
+# Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else
+# weights/.
 wd, MODEL_WARNING = WordDoubler.from_pretrained_or_bundled(*configured_model())
 # Concurrent users' requests share forward passes; the worker thread starts with the first request.
 batcher = MicroBatcher(wd.double_batch)
@@ -77,7 +101,7 @@ def answer(text: str, top_k, beam_width) -> tuple[bytes, dict]:
 
 
 # What "Use via API" and MCP clients read: the limits as they are, from s2s.limits.
-double.__doc__ = double.__doc__.format(**{name: value for name, value in globals().items() if name.isupper()})
+double.__doc__ = double.__doc__.format(**vars(limits))
 
 
 # --- the page's handlers: s2s.views computes and draws each view by name, SHOWN maps the names to components ---
@@ -91,9 +115,12 @@ def show_run(state: dict, compare_on: bool) -> dict:
     results = views.results_of(state)
     values = views.run_view(wd, results, state["top_k"], state["beam_width"], state["batch"], EVALUATION, compare_on)
     chart = values.pop("reliability_plot")  # None when the model came without an evaluation: hide the box
-    return {**on_page(values), reliability_plot: gr.Plot(chart, visible=chart is not None),
-            api_json: gr.JSON(*views.api_preview(results)),
-            sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True)}
+    return {
+        **on_page(values),
+        reliability_plot: gr.Plot(chart, visible=chart is not None),
+        api_json: gr.JSON(*views.api_preview(results)),
+        sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True),
+    }
 
 
 def show_sentence(state: dict | None, index: int | None) -> dict:
@@ -145,7 +172,9 @@ def _table(label: str, elem_id: str, **kwargs) -> gr.Dataframe:
 
 
 def _plot(elem_id: str, value=None, visible: bool = True) -> gr.Plot:
-    return gr.Plot(value, show_label=False, elem_id=elem_id, visible=visible, format="png")  # faster to encode than webp
+    return gr.Plot(
+        value, show_label=False, elem_id=elem_id, visible=visible, format="png"
+    )  # faster to encode than webp
 
 
 with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
@@ -155,20 +184,41 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
         gr.Markdown("⚠️ " + MODEL_WARNING.replace("`", "'"))
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=280):
-            text = gr.Textbox(value="\n".join(BLOG_SENTENCES), label="Sentences", lines=6, max_lines=16,
-                              info=f"One sentence per line; up to {MAX_SENTENCES} sentences and {MAX_CHARS:,} characters. "
-                              "Any word works: names, numbers, emoji.", placeholder="I love CUDA\nTF is Aww")
+            text = gr.Textbox(
+                value="\n".join(BLOG_SENTENCES),
+                label="Sentences",
+                lines=6,
+                max_lines=16,
+                info=f"One sentence per line; up to {MAX_SENTENCES} sentences and {MAX_CHARS:,} characters. "
+                "Any word works: names, numbers, emoji.",
+                placeholder="I love CUDA\nTF is Aww",
+            )
         with gr.Column(scale=1, min_width=260):
-            top_k = gr.Slider(MIN_TOP_K, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0, label="Top-k candidates per step")
-            beam_width = gr.Slider(MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, value=DEFAULT_BEAM_WIDTH, step=1, precision=0,
-                                   label="Beam width", info="Partial doublings kept per sentence; 1 = greedy.")
-            compare_on = gr.Checkbox(label="Compare with one-at-a-time", info="Also run each sentence alone: the blog's speed-up, live.")
+            top_k = gr.Slider(
+                MIN_TOP_K, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0, label="Top-k candidates per step"
+            )
+            beam_width = gr.Slider(
+                MIN_BEAM_WIDTH,
+                MAX_BEAM_WIDTH,
+                value=DEFAULT_BEAM_WIDTH,
+                step=1,
+                precision=0,
+                label="Beam width",
+                info="Partial doublings kept per sentence; 1 = greedy.",
+            )
+            compare_on = gr.Checkbox(
+                label="Compare with one-at-a-time", info="Also run each sentence alone: the blog's speed-up, live."
+            )
             button = gr.Button("Double", variant="primary", elem_id="double-button")
-    gr.Examples(examples=[[s] for s in BLOG_SENTENCES] + [["\n".join(BLOG_SENTENCES)]], inputs=[text],
-                label="Examples from the blog (the last one loads all five)")
+    gr.Examples(
+        examples=[[s] for s in BLOG_SENTENCES] + [["\n".join(BLOG_SENTENCES)]],
+        inputs=[text],
+        label="Examples from the blog (the last one loads all five)",
+    )
 
-    results_df = _table("Results", "results", headers=render.RESULT_HEADERS,
-                        column_widths=["5%", "31%", "36%", "10%", "9%", "9%"])
+    results_df = _table(
+        "Results", "results", headers=render.RESULT_HEADERS, column_widths=["5%", "31%", "36%", "10%", "9%", "9%"]
+    )
     wrong_md = _md(elem_id="wrong-note")
     with gr.Row(equal_height=False):
         with gr.Column(min_width=280):
@@ -178,8 +228,9 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
     gr.Markdown(page_text.STEPS)
     sentence = gr.Dropdown(label="Sentence", choices=[], interactive=True)
-    highlighted = gr.HighlightedText(label="Output, coloured by the decoder's confidence", color_map=render.CONFIDENCE,
-                                     show_legend=True)
+    highlighted = gr.HighlightedText(
+        label="Output, coloured by the decoder's confidence", color_map=render.CONFIDENCE, show_legend=True
+    )
     steps_df = _table("Per-step probabilities (▶ = the word emitted)", "steps", max_height=420)
     steps_plot = _plot("steps-plot")
     gr.Markdown(page_text.FORCE)
@@ -193,19 +244,25 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     tree_button = gr.Button("Draw the beam tree", elem_id="tree-button", size="md")
     tree_md = _md(page_text.PRESS_TREE, "tree-note")
     tree_plot = _plot("tree-plot")
-    tree_df = _table("Every beam at every step: word, log p so far, ← the beam it extends", "tree-table", max_height=360)
+    tree_df = _table(
+        "Every beam at every step: word, log p so far, ← the beam it extends", "tree-table", max_height=360
+    )
 
     gr.Markdown(page_text.PADDED_BATCH)
     batch_html = gr.HTML(elem_id="batch-matrix")
-    loss_df = _table("Loss of the exact doubling, per sentence", "losses",
-                     column_widths=["6%", "46%", "8%", "10%", "15%", "15%"])
+    loss_df = _table(
+        "Loss of the exact doubling, per sentence", "losses", column_widths=["6%", "46%", "8%", "10%", "15%", "15%"]
+    )
     loss_md = _md()
 
     gr.Markdown(page_text.UNPACKED)
     unpack_button = gr.Button("Run my batch without packing", elem_id="unpack-button", size="md")
     unpacked_md = _md(page_text.PRESS_UNPACKED, "unpacked-note")
-    unpacked_df = _table("Each row's final encoder state and output, with and without packing", "unpacked",
-                         column_widths=render_lessons.UNPACKED_WIDTHS)
+    unpacked_df = _table(
+        "Each row's final encoder state and output, with and without packing",
+        "unpacked",
+        column_widths=render_lessons.UNPACKED_WIDTHS,
+    )
     mask_md = _md(elem_id="mask-note")
 
     gr.Markdown(page_text.BATCHING)
@@ -214,46 +271,108 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
     gr.Markdown(page_text.RELIABILITY, elem_id=render.RELIABILITY_ANCHOR)
     reliability_md = _md(render_lessons.NO_EVALUATION if EVALUATION is None else "", "reliability-note")
-    reliability_plot = _plot("reliability-plot", render_lessons.reliability_figure(grid(EVALUATION)) if EVALUATION else None,
-                             visible=EVALUATION is not None)
+    reliability_plot = _plot(
+        "reliability-plot",
+        render_lessons.reliability_figure(grid(EVALUATION)) if EVALUATION else None,
+        visible=EVALUATION is not None,
+    )
 
     with gr.Accordion("API: what client.predict returns", open=False):
         gr.Markdown(page_text.API_NOTE)
         api_json = plain_json(gr.JSON(label="Response of /double"))
     with gr.Accordion("Model", open=False):
-        gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS,
-                                      MODEL_WARNING))
+        gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS, MODEL_WARNING))
 
-    SHOWN = dict(results_table=results_df, wrong_note=wrong_md, run_note=run_md, compare_note=compare_md,
-                 batch_matrix=batch_html, loss_table=loss_df, loss_note=loss_md, unpacked_table=unpacked_df,
-                 unpacked_note=unpacked_md, mask_note=mask_md, cost_note=cost_md, cost_plot=cost_plot,
-                 reliability_plot=reliability_plot, reliability_note=reliability_md, highlighted=highlighted,
-                 steps_table=steps_df, steps_plot=steps_plot, tree_plot=tree_plot, tree_table=tree_df, tree_note=tree_md,
-                 forced_note=forced_md, forced_table=forced_df)
+    SHOWN = dict(
+        results_table=results_df,
+        wrong_note=wrong_md,
+        run_note=run_md,
+        compare_note=compare_md,
+        batch_matrix=batch_html,
+        loss_table=loss_df,
+        loss_note=loss_md,
+        unpacked_table=unpacked_df,
+        unpacked_note=unpacked_md,
+        mask_note=mask_md,
+        cost_note=cost_md,
+        cost_plot=cost_plot,
+        reliability_plot=reliability_plot,
+        reliability_note=reliability_md,
+        highlighted=highlighted,
+        steps_table=steps_df,
+        steps_plot=steps_plot,
+        tree_plot=tree_plot,
+        tree_table=tree_df,
+        tree_note=tree_md,
+        forced_note=forced_md,
+        forced_table=forced_df,
+    )
     # /double for programs and MCP clients: typed by its hints, no components, no state (gr.api neither preprocesses
     # nor postprocesses: the library checks top_k and beam_width, so clients get its message). The page's run is
     # its own private event, in the same concurrency group; s2s/guard.py checks both before they queue.
     gr.api(double, api_name=API_NAME, concurrency_limit=32, concurrency_id="double")
-    button.click(double_on_page, inputs=[text, top_k, beam_width], outputs=[api_json, state], api_name=PAGE_API_NAME,
-                 api_visibility="private", preprocess=False, concurrency_limit=32, concurrency_id="double").success(
-        show_run, inputs=[state, compare_on], outputs=[*SHOWN.values(), api_json, sentence], api_visibility="private",
-        concurrency_limit=4)
-    sentence.input(show_sentence, inputs=[state, sentence],
-                   outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, forced_md, forced_df],
-                   api_visibility="private")
+    button.click(
+        double_on_page,
+        inputs=[text, top_k, beam_width],
+        outputs=[api_json, state],
+        api_name=PAGE_API_NAME,
+        api_visibility="private",
+        preprocess=False,
+        concurrency_limit=32,
+        concurrency_id="double",
+    ).success(
+        show_run,
+        inputs=[state, compare_on],
+        outputs=[*SHOWN.values(), api_json, sentence],
+        api_visibility="private",
+        concurrency_limit=4,
+    )
+    sentence.input(
+        show_sentence,
+        inputs=[state, sentence],
+        outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, forced_md, forced_df],
+        api_visibility="private",
+    )
     # Forcing a word: one pass of one sentence, only when asked for (as the tree's).
-    steps_df.select(force_at_cell, inputs=[state, sentence], outputs=[forced_md, forced_df, force_step, force_word],
-                    api_visibility="private", concurrency_limit=2, concurrency_id="extra")
-    force_step.input(pick_force_step, inputs=[state, sentence, force_step], outputs=[force_word], api_visibility="private")
+    steps_df.select(
+        force_at_cell,
+        inputs=[state, sentence],
+        outputs=[forced_md, forced_df, force_step, force_word],
+        api_visibility="private",
+        concurrency_limit=2,
+        concurrency_id="extra",
+    )
+    force_step.input(
+        pick_force_step, inputs=[state, sentence, force_step], outputs=[force_word], api_visibility="private"
+    )
     for trigger in (force_button.click, force_word.input):
-        trigger(force_at, inputs=[state, sentence, force_step, force_word], outputs=[forced_md, forced_df],
-                api_visibility="private", concurrency_limit=2, concurrency_id="extra")
-    tree_button.click(show_tree, inputs=[state, sentence], outputs=[tree_plot, tree_df, tree_md],
-                      api_visibility="private", concurrency_limit=2, concurrency_id="extra")
-    unpack_button.click(show_unpacked, inputs=[state], outputs=[unpacked_df, unpacked_md],
-                        api_visibility="private", concurrency_limit=2, concurrency_id="extra")
+        trigger(
+            force_at,
+            inputs=[state, sentence, force_step, force_word],
+            outputs=[forced_md, forced_df],
+            api_visibility="private",
+            concurrency_limit=2,
+            concurrency_id="extra",
+        )
+    tree_button.click(
+        show_tree,
+        inputs=[state, sentence],
+        outputs=[tree_plot, tree_df, tree_md],
+        api_visibility="private",
+        concurrency_limit=2,
+        concurrency_id="extra",
+    )
+    unpack_button.click(
+        show_unpacked,
+        inputs=[state],
+        outputs=[unpacked_df, unpacked_md],
+        api_visibility="private",
+        concurrency_limit=2,
+        concurrency_id="extra",
+    )
 
-# Past the bound a request is told "busy" at once (s2s/guard.py says it before Gradio's own 503) instead of waiting minutes.
+# Past the bound a request is told "busy" at once (s2s/guard.py says it before Gradio's own 503) instead of waiting
+# minutes.
 # Events without their own limit (choosing a sentence, a step to force) draw tables and a plot: a few at once,
 # where Gradio's default of 1 would make every visitor's choice wait behind another's.
 demo.queue(max_size=MAX_QUEUED_REQUESTS, default_concurrency_limit=4)
@@ -266,13 +385,22 @@ def launch_kwargs() -> dict:
     A fresh dict each time: Gradio writes its lifespan into app_kwargs. /double is also an MCP tool (at
     /gradio_api/mcp/, described by its docstring; measured free at start-up and per request): GRADIO_MCP_SERVER=False
     turns that off."""
-    return dict(theme=THEME, css=page_style.CSS, state_session_capacity=SESSION_CAPACITY, max_file_size=MAX_FILE_SIZE,
-                app_kwargs={"middleware": [Middleware(RequestGuard)]},
-                mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false")
+    return dict(
+        theme=THEME,
+        css=page_style.CSS,
+        state_session_capacity=SESSION_CAPACITY,
+        max_file_size=MAX_FILE_SIZE,
+        app_kwargs={"middleware": [Middleware(RequestGuard)]},
+        mcp_server=os.environ.get("GRADIO_MCP_SERVER", "True").lower() != "false",
+    )
 
 
 if __name__ == "__main__":
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
-                server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")), prevent_thread_lock=True, **launch_kwargs())
+    demo.launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        prevent_thread_lock=True,
+        **launch_kwargs(),
+    )
     heap.shorten_collector_pauses()  # collections then skip start-up's objects: pauses of ms, not 0.3 s
     demo.block_thread()

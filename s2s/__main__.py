@@ -9,8 +9,17 @@ import sys
 
 from tqdm import tqdm
 
-from .limits import (DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BEAM_WIDTH, MAX_TOP_K, MIN_BEAM_WIDTH, MIN_TOP_K,
-                     check_beam_width, check_sentence, check_top_k)
+from .limits import (
+    DEFAULT_BEAM_WIDTH,
+    DEFAULT_TOP_K,
+    MAX_BEAM_WIDTH,
+    MAX_TOP_K,
+    MIN_BEAM_WIDTH,
+    MIN_TOP_K,
+    check_beam_width,
+    check_sentence,
+    check_top_k,
+)
 
 # Lines read before a block is doubled: enough for the library to sort them into full batches, few
 # enough that memory does not grow with the input.
@@ -24,9 +33,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("sentences", nargs="*", help="sentences to double (quote each one)")
     p.add_argument("--json", action="store_true", help="print each result's to_dict() as one JSON line")
-    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, help=f"alternatives kept per step ({MIN_TOP_K}-{MAX_TOP_K})")
-    p.add_argument("--beam-width", type=int, default=DEFAULT_BEAM_WIDTH,
-                   help=f"candidate doublings kept per sentence ({MIN_BEAM_WIDTH}-{MAX_BEAM_WIDTH}; 1 = greedy)")
+    p.add_argument(
+        "--top-k", type=int, default=DEFAULT_TOP_K, help=f"alternatives kept per step ({MIN_TOP_K}-{MAX_TOP_K})"
+    )
+    p.add_argument(
+        "--beam-width",
+        type=int,
+        default=DEFAULT_BEAM_WIDTH,
+        help=f"candidate doublings kept per sentence ({MIN_BEAM_WIDTH}-{MAX_BEAM_WIDTH}; 1 = greedy)",
+    )
     p.add_argument("--model", default=None, help="local weights directory or Hub repo id (default: bundled weights/)")
     p.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit) with a repo id")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
@@ -75,8 +90,12 @@ def stream(doubler, lines, what: str, args) -> int:
                     break
             filled = [line for line in block if line.strip()]
             results = iter(doubler.double(filled, top_k=args.top_k, beam_width=args.beam_width))
-            out = [(json.dumps(next(results).to_dict(), ensure_ascii=False) if args.json else next(results).output)
-                   if line.strip() else "" for line in block]
+            out = [
+                (json.dumps(next(results).to_dict(), ensure_ascii=False) if args.json else next(results).output)
+                if line.strip()
+                else ""
+                for line in block
+            ]
             if out:
                 print("\n".join(out), flush=True)
             number += len(block)

@@ -39,10 +39,18 @@ LONG = " ".join(["word"] * (MAX_WORDS_PER_SENTENCE + 1))
 TABLE = [
     BadInput("empty text", _data(""), "no sentences given"),
     BadInput("blank lines only", _data("  \n\t\n "), "no sentences given"),
-    BadInput(f"{MAX_SENTENCES + 1} sentences", _data("\n".join([OK] * (MAX_SENTENCES + 1))), f"at most {MAX_SENTENCES} per request"),
+    BadInput(
+        f"{MAX_SENTENCES + 1} sentences",
+        _data("\n".join([OK] * (MAX_SENTENCES + 1))),
+        f"at most {MAX_SENTENCES} per request",
+    ),
     BadInput(f"{MAX_CHARS + 1:,} characters", _data("a" * (MAX_CHARS + 1)), f"at most {MAX_CHARS:,} per request"),
-    BadInput(f"a sentence of {MAX_WORDS_PER_SENTENCE + 1} words", _data(LONG), f"at most {MAX_WORDS_PER_SENTENCE} per sentence",
-             library=([LONG], 5, 2)),
+    BadInput(
+        f"a sentence of {MAX_WORDS_PER_SENTENCE + 1} words",
+        _data(LONG),
+        f"at most {MAX_WORDS_PER_SENTENCE} per sentence",
+        library=([LONG], 5, 2),
+    ),
     # gradio_client (httpx) cannot encode these two itself; raw JSON can carry them.
     BadInput("a lone surrogate in the text", _data("I love \ud800 CUDA"), "lone surrogate U+D800", client=False),
     BadInput("text is a number", _data(5), NOT_TEXT, library=(5, 5, 2), library_expect="got int"),
@@ -70,8 +78,13 @@ TABLE = [
     BadInput("data is a string", OK, "data must be a list", client=False),
     BadInput("data is null", None, "data must be a list", client=False),
     BadInput("body is not JSON", None, "must be a JSON object", client=False, body=b"text=I love CUDA"),
-    BadInput(f"body over {MAX_BODY_BYTES:,} bytes", None, "request body too large", client=False,
-             body=b'{"data": ["' + b"a" * MAX_BODY_BYTES + b'", 5]}'),
+    BadInput(
+        f"body over {MAX_BODY_BYTES:,} bytes",
+        None,
+        "request body too large",
+        client=False,
+        body=b'{"data": ["' + b"a" * MAX_BODY_BYTES + b'", 5]}',
+    ),
     BadInput("a file upload", None, "takes no files", client=False, body=b"x" * 1000, path="/gradio_api/upload"),
 ]
 

@@ -1,4 +1,5 @@
-"""The padded batch as the blog's figure draws it: the [B, T] matrix, lengths, loss mask and the exact doubling's loss."""
+"""The padded batch as the blog's figure draws it: the [B, T] matrix, lengths, loss mask and the exact doubling's
+loss."""
 
 from __future__ import annotations
 
@@ -57,7 +58,9 @@ class BatchView:
 
 def expected_steps(sentence: str, max_src_len: int) -> list[list[str]]:
     """Per chunk, the words the decoder should emit for the exact doubling: each word twice, then <eos>."""
-    return [doubling_text(" ".join(chunk)).split() + [EOS] for chunk in split_into_chunks(sentence.split(), max_src_len)]
+    return [
+        doubling_text(" ".join(chunk)).split() + [EOS] for chunk in split_into_chunks(sentence.split(), max_src_len)
+    ]
 
 
 def expected_per_step(sentence: str, step_chunks: list[int], max_src_len: int) -> list[str]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 from .doubler import DoubleResult
 from .limits import DEFAULT_BEAM_WIDTH, MAX_SENTENCES, check_request
@@ -81,8 +81,9 @@ class MicroBatcher:
     def double(self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
         return self.double_with_info(sentences, top_k, beam_width)[0]
 
-    def double_with_info(self, sentences: list[str], top_k: int,
-                         beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[list[DoubleResult], BatchInfo]:
+    def double_with_info(
+        self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH
+    ) -> tuple[list[DoubleResult], BatchInfo]:
         """Like `WordDoubler.double`; blocks until this request's own results (or its own error) are back."""
         sentences = [sentences] if isinstance(sentences, str) else list(sentences)
         check_request(sentences, top_k, beam_width)  # refused here, in the caller's thread: it never joins a batch
@@ -161,7 +162,9 @@ class MicroBatcher:
             request.future.set_exception(error)
             return
         now = time.perf_counter()
-        info = BatchInfo(1, len(request.sentences), 1000 * (now - start), 1000 * (now - request.submitted), merged=False)
+        info = BatchInfo(
+            1, len(request.sentences), 1000 * (now - start), 1000 * (now - request.submitted), merged=False
+        )
         request.future.set_result((results, info))
 
 

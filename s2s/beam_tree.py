@@ -1,4 +1,5 @@
-"""The beam search of one sentence as a tree: every beam at every step with its score, the path kept, the beams pruned."""
+"""The beam search of one sentence as a tree: every beam at every step with its score, the path kept, the beams
+pruned."""
 
 from __future__ import annotations
 
@@ -56,20 +57,28 @@ def beam_trees(wd: WordDoubler, sentence: str, beam_width: int = DEFAULT_BEAM_WI
     beam_width = check_beam_width(beam_width)
     rows, _, chunks = rows_of([sentence], wd.max_src_len)
     batch = wd.tokenizer.encode_batch(rows)
-    generation = wd.model.generate(batch.src.to(wd.device), batch.lengths, top_k=1, beam_width=beam_width,
-                                   keep_history=True)
+    generation = wd.model.generate(
+        batch.src.to(wd.device), batch.lengths, top_k=1, beam_width=beam_width, keep_history=True
+    )
     history = [_on_cpu(step) for step in generation.history]
-    return [_tree(history, row, chunk, source, slots, beam_width, wd.tokenizer)
-            for row, (chunk, source, slots) in enumerate(zip(chunks, rows, batch.slots))]
+    return [
+        _tree(history, row, chunk, source, slots, beam_width, wd.tokenizer)
+        for row, (chunk, source, slots) in enumerate(zip(chunks, rows, batch.slots))
+    ]
 
 
 def _on_cpu(step: BeamStep) -> dict[str, list]:
-    return {"rows": step.rows.tolist(), "parent": step.parent.tolist(), "token": step.token.tolist(),
-            "score": step.score.tolist()}
+    return {
+        "rows": step.rows.tolist(),
+        "parent": step.parent.tolist(),
+        "token": step.token.tolist(),
+        "score": step.score.tolist(),
+    }
 
 
-def _tree(history: list[dict], row: int, chunk: int, source: str, slots: list[str], width: int,
-          tokenizer: WordTokenizer) -> BeamTree:
+def _tree(
+    history: list[dict], row: int, chunk: int, source: str, slots: list[str], width: int, tokenizer: WordTokenizer
+) -> BeamTree:
     """The steps in which `row` was still decoding (a row leaves the working batch once its best beam ends)."""
     mine = [(step, step["rows"].index(row)) for step in history if row in step["rows"]]
     parents = [step["parent"][i] for step, i in mine]  # (S, W)
@@ -77,12 +86,19 @@ def _tree(history: list[dict], row: int, chunk: int, source: str, slots: list[st
     alive = _ancestors(parents, set(range(width)))
     steps = []
     for t, (step, i) in enumerate(mine):
-        steps.append([
-            BeamNode(beam=b, parent=step["parent"][i][b],
-                     word="" if step["token"][i][b] == PAD_ID else tokenizer.token(step["token"][i][b], slots),
-                     score=step["score"][i][b], kept=b in kept[t], alive=b in alive[t])
-            for b in range(width)
-        ])
+        steps.append(
+            [
+                BeamNode(
+                    beam=b,
+                    parent=step["parent"][i][b],
+                    word="" if step["token"][i][b] == PAD_ID else tokenizer.token(step["token"][i][b], slots),
+                    score=step["score"][i][b],
+                    kept=b in kept[t],
+                    alive=b in alive[t],
+                )
+                for b in range(width)
+            ]
+        )
     return BeamTree(chunk=chunk, source=source, width=width, steps=steps)
 
 

@@ -1,4 +1,5 @@
-"""A training run's files: model and optimizer in safetensors shards, the rest in JSON (never pickle), and its learning curve."""
+"""A training run's files: model and optimizer in safetensors shards, the rest in JSON (never pickle), and its learning
+curve."""
 
 from __future__ import annotations
 
@@ -9,13 +10,16 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+
 def save_checkpoint(run_dir: Path, model, optimizer, state: dict) -> None:
     """Model and optimizer tensors in safetensors shards (one per kind, each small enough for a plain
     git or Space push), the rest in checkpoint.json, written last."""
     shards = {"model": {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}}
     for index, param_state in optimizer.state_dict()["state"].items():
         for name, value in param_state.items():
-            shards.setdefault(f"optim-{name}", {})[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+            shards.setdefault(f"optim-{name}", {})[f"optim.{index}.{name}"] = (
+                torch.as_tensor(value).detach().cpu().contiguous()
+            )
     for group, tensors in shards.items():
         path = run_dir / f"checkpoint-{group}.safetensors"
         save_file(tensors, path.with_suffix(".tmp"))

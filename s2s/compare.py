@@ -34,8 +34,9 @@ def same_result(a: DoubleResult, b: DoubleResult, tolerance: float = PROB_TOLERA
     )
 
 
-def compare(wd: WordDoubler, sentences: list[str], top_k: int = DEFAULT_TOP_K,
-            beam_width: int = DEFAULT_BEAM_WIDTH) -> Comparison:
+def compare(
+    wd: WordDoubler, sentences: list[str], top_k: int = DEFAULT_TOP_K, beam_width: int = DEFAULT_BEAM_WIDTH
+) -> Comparison:
     """Decode `sentences` as one batch and then one by one; time both and check they agree."""
     start = time.perf_counter()
     batched = wd.double_batch(sentences, top_k, beam_width)

@@ -30,7 +30,7 @@ def doubling(ids: list[int]) -> list[int]:
 
 
 def doubling_text(sentence: str) -> str:
-    """"I love CUDA" -> "I I love love CUDA CUDA": the task itself, on text."""
+    """ "I love CUDA" -> "I I love love CUDA CUDA": the task itself, on text."""
     return " ".join(w for w in sentence.split() for _ in (0, 1))
 
 
@@ -68,8 +68,14 @@ class SentenceSampler:
     to count copies of the same word and says "no no no no".
     """
 
-    def __init__(self, tokenizer: WordTokenizer, seed: int, oov_rate: float = 0.2, uniform_share: float = 0.5,
-                 run_share: float = 0.25):
+    def __init__(
+        self,
+        tokenizer: WordTokenizer,
+        seed: int,
+        oov_rate: float = 0.2,
+        uniform_share: float = 0.5,
+        run_share: float = 0.25,
+    ):
         self.rng = random.Random(seed)
         self.uniform_share = uniform_share
         self.run_share = run_share
@@ -144,7 +150,7 @@ def random_unknown_word(rng: random.Random) -> str:
     if kind == 0:  # a name
         return rng.choice(letters).upper() + "".join(rng.choices(letters, k=rng.randint(2, 8)))
     if kind == 1:  # a number
-        return str(rng.randint(10, 10**rng.randint(2, 7)))
+        return str(rng.randint(10, 10 ** rng.randint(2, 7)))
     if kind == 2:
         return "".join(rng.choices(_EMOJI, k=rng.randint(1, 2)))
     if kind == 3:  # a word in another script

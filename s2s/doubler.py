@@ -12,9 +12,16 @@ from tqdm import tqdm
 
 from . import hub
 from .data import doubling_text
-from .limits import (DEFAULT_BATCH_SIZE, DEFAULT_BEAM_WIDTH, DEFAULT_MAX_BATCH_TOKENS, DEFAULT_TOP_K, as_sentences,
-                     check_beam_width, check_top_k)
 from .fast import generate
+from .limits import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_BEAM_WIDTH,
+    DEFAULT_MAX_BATCH_TOKENS,
+    DEFAULT_TOP_K,
+    as_sentences,
+    check_beam_width,
+    check_top_k,
+)
 from .model import Generation, Seq2Seq
 from .tokenizer import WordTokenizer
 from .weights import load_checked
@@ -48,8 +55,10 @@ class RowRecords:
         name = self.tokenizer.namer(self.slots)
         n, g = len(self.tokens), self.generation
         probs, top_ids, top_probs = (t[self.row, :n].tolist() for t in (g.probs, g.top_ids, g.top_probs))
-        return [Step(name(token), prob, list(zip(map(name, ids), ps)), chunk)
-                for token, prob, ids, ps in zip(self.tokens, probs, top_ids, top_probs)]
+        return [
+            Step(name(token), prob, list(zip(map(name, ids), ps)), chunk)
+            for token, prob, ids, ps in zip(self.tokens, probs, top_ids, top_probs)
+        ]
 
 
 class LazySteps:
@@ -166,8 +175,14 @@ class WordDoubler:
     All sentences of a call (and all chunks of long sentences) run as one padded batch.
     """
 
-    def __init__(self, model: Seq2Seq, tokenizer: WordTokenizer, device=None, source: str = "",
-                 loaded_from: hub.ModelSource | None = None):
+    def __init__(
+        self,
+        model: Seq2Seq,
+        tokenizer: WordTokenizer,
+        device=None,
+        source: str = "",
+        loaded_from: hub.ModelSource | None = None,
+    ):
         self.device = torch.device(device) if device is not None else default_device()
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
@@ -175,17 +190,19 @@ class WordDoubler:
         self.loaded_from = loaded_from  # where the files came from and at which Hub commit, for describe()
 
     @classmethod
-    def from_pretrained(cls, source: str | os.PathLike = "weights", revision: str | None = None, device=None) -> "WordDoubler":
-        """Load from a local directory or a Hub repo id ("owner/name", optional revision)."""
+    def from_pretrained(
+        cls, source: str | os.PathLike | None = None, revision: str | None = None, device=None
+    ) -> WordDoubler:
+        """Load from a local directory or a Hub repo id ("owner/name", optional revision); None: the bundled model."""
         return cls._load(hub.resolve(source, revision), device)
 
     @classmethod
-    def _load(cls, found: hub.ModelSource, device) -> "WordDoubler":
+    def _load(cls, found: hub.ModelSource, device) -> WordDoubler:
         model, tokenizer = load_checked(found.path)
         return cls(model, tokenizer, device=device, source=found.description, loaded_from=found)
 
     @classmethod
-    def from_pretrained_or_bundled(cls, source=None, revision=None, device=None) -> tuple["WordDoubler", str | None]:
+    def from_pretrained_or_bundled(cls, source=None, revision=None, device=None) -> tuple[WordDoubler, str | None]:
         """For a server: the configured model, or, if it cannot be fetched or loaded, the bundled one
         and a warning saying why. A page must come up even when the Hub is out of reach."""
         warning = None
@@ -193,7 +210,10 @@ class WordDoubler:
             try:
                 return cls.from_pretrained(source, revision=revision, device=device), None
             except Exception as error:  # network down, repo missing, bad id, broken files
-                warning = f"could not load model {str(source)!r} ({type(error).__name__}: {error}); serving the bundled weights instead"
+                warning = (
+                    f"could not load model {str(source)!r} ({type(error).__name__}: {error}); "
+                    "serving the bundled weights instead"
+                )
                 log.warning(warning)
         found = hub.resolve(hub.BUNDLED)
         return cls._load(replace(found, origin=hub.FROM_FALLBACK) if warning else found, device), warning
@@ -202,9 +222,16 @@ class WordDoubler:
     def max_src_len(self) -> int:
         return self.model.config.max_src_len
 
-    def double(self, sentences: list[str] | str, top_k: int = DEFAULT_TOP_K, beam_width: int = DEFAULT_BEAM_WIDTH, *,
-               batch_size: int = DEFAULT_BATCH_SIZE, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
-               progress: bool = False) -> list[DoubleResult]:
+    def double(
+        self,
+        sentences: list[str] | str,
+        top_k: int = DEFAULT_TOP_K,
+        beam_width: int = DEFAULT_BEAM_WIDTH,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+        progress: bool = False,
+    ) -> list[DoubleResult]:
         """Double each of any number of sentences; raises ValueError (with a message for people) on bad input.
 
         Rows (sentences, or chunks of long ones) are sorted by length and run in batches of at most
@@ -217,20 +244,30 @@ class WordDoubler:
         rows, owner, _ = rows_of(sentences, self.max_src_len)
         decoded: list = [None] * len(rows)
         with tqdm(total=len(rows), unit="row", disable=not progress) as bar:
-            for batch in length_sorted_batches([len(row.split()) for row in rows], batch_size, max_batch_tokens // beam_width):
+            for batch in length_sorted_batches(
+                [len(row.split()) for row in rows], batch_size, max_batch_tokens // beam_width
+            ):
                 for index, row in zip(batch, self._double_rows([rows[i] for i in batch], top_k, beam_width)):
                     decoded[index] = row
                 bar.update(len(batch))
         return self._assemble(sentences, owner, decoded)
 
-    def double_batch(self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[DoubleResult]:
+    def double_batch(
+        self, sentences: list[str], top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH
+    ) -> list[DoubleResult]:
         """One forward pass over sentences that `check_request` has already passed, perhaps in several
         requests: the micro-batcher merges them and bounds the pass, so no size limit applies here."""
         rows, owner, _ = rows_of(sentences, self.max_src_len)
         return self._assemble(sentences, owner, self._double_rows(rows, top_k, beam_width))
 
-    def force(self, sentence: str, prefix: list[str], chunk: int = 0, top_k: int = DEFAULT_TOP_K,
-              beam_width: int = DEFAULT_BEAM_WIDTH) -> DoubleResult:
+    def force(
+        self,
+        sentence: str,
+        prefix: list[str],
+        chunk: int = 0,
+        top_k: int = DEFAULT_TOP_K,
+        beam_width: int = DEFAULT_BEAM_WIDTH,
+    ) -> DoubleResult:
         """Double one sentence with the decoder told to say `prefix` first in chunk `chunk` (0 for a sentence of
         one row), then left to itself: "what if it had said...". Every chunk runs in one batch, as in `double`,
         the others freely (so they come out as `double` gives them). ValueError names what cannot be forced."""
@@ -246,8 +283,9 @@ class WordDoubler:
             raise ValueError(f"a prefix of {len(forced)} words is longer than the chunk's {steps} steps")
         ids = torch.full((len(rows), len(forced)), self.model.config.pad_id, dtype=torch.long)
         ids[chunk] = torch.tensor(forced, dtype=torch.long)
-        generation = self.model.generate(batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width,
-                                         prefix=ids.to(self.device))
+        generation = self.model.generate(
+            batch.src.to(self.device), batch.lengths, top_k=top_k, beam_width=beam_width, prefix=ids.to(self.device)
+        )
         return self._assemble([sentence], [0] * len(rows), self._decode_rows(generation, batch.slots))[0]
 
     def _double_rows(self, rows: list[str], top_k: int, beam_width: int) -> list[tuple[str, RowRecords]]:
@@ -265,12 +303,23 @@ class WordDoubler:
         return results
 
     def _decode_rows(self, generation: Generation, slots: list[list[str]]) -> list[tuple[str, RowRecords]]:
-        on_cpu = Generation(*(t.cpu() for t in (generation.tokens, generation.probs, generation.top_ids,
-                                                  generation.top_probs, generation.num_steps, generation.log_prob)))
+        on_cpu = Generation(
+            *(
+                t.cpu()
+                for t in (
+                    generation.tokens,
+                    generation.probs,
+                    generation.top_ids,
+                    generation.top_probs,
+                    generation.num_steps,
+                    generation.log_prob,
+                )
+            )
+        )
         tokens, num_steps = on_cpu.tokens.tolist(), on_cpu.num_steps.tolist()
         rows = []
         for row, row_slots in enumerate(slots):
-            records = RowRecords(self.tokenizer, row_slots, tokens[row][:num_steps[row]], on_cpu, row)
+            records = RowRecords(self.tokenizer, row_slots, tokens[row][: num_steps[row]], on_cpu, row)
             rows.append((self.tokenizer.decode(records.tokens, row_slots), records))
         return rows
 

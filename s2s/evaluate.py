@@ -43,8 +43,11 @@ def score(pairs: list[tuple[str, str]]) -> dict:
         for name, b in sorted(buckets.items(), key=lambda kv: int(kv[0].lstrip(">").split("-")[0]))
     }
     total = {k: sum(b[k] for b in buckets.values()) for k in ("n", "exact", "tokens", "right")}
-    overall = {"n": total["n"], "exact_match": total["exact"] / max(total["n"], 1),
-               "token_accuracy": total["right"] / max(total["tokens"], 1)}
+    overall = {
+        "n": total["n"],
+        "exact_match": total["exact"] / max(total["n"], 1),
+        "token_accuracy": total["right"] / max(total["tokens"], 1),
+    }
     return {"overall": overall, "buckets": table}
 
 
@@ -66,16 +69,25 @@ def real_text() -> list[str]:
     return [line.strip() for line in REAL_TEXT.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def evaluate(doubler, n: int, min_len: int, max_len: int, seed: int, beam_width: int = DEFAULT_BEAM_WIDTH,
-             per_bucket: int = 100, families=tuple(FAMILIES)) -> dict:
+def evaluate(
+    doubler,
+    n: int,
+    min_len: int,
+    max_len: int,
+    seed: int,
+    beam_width: int = DEFAULT_BEAM_WIDTH,
+    per_bucket: int = 100,
+    families=tuple(FAMILIES),
+) -> dict:
     """Through WordDoubler.double (chunking included): fresh random sentences, every family in every length
     bucket, and the real-text file; natively (one row each) by length too."""
     rng = random.Random(seed)
     sentences = [random_text_sentence(rng, doubler.tokenizer, rng.randint(min_len, max_len)) for _ in range(n)]
     report = {"beam_width": beam_width, "random": score_doubling(doubler, sentences, beam_width)}
-    report["families"] = {name: score_doubling(doubler, family_sentences(doubler.tokenizer, name, per_bucket, seed),
-                                               beam_width)
-                          for name in families}
+    report["families"] = {
+        name: score_doubling(doubler, family_sentences(doubler.tokenizer, name, per_bucket, seed), beam_width)
+        for name in families
+    }
     report["real"] = score_doubling(doubler, real_text(), beam_width)
     # Natively: the same kind of random sentences, only as long as the model doubles in one row.
     native_max = doubler.model.config.max_src_len
@@ -92,16 +104,27 @@ def main(argv=None) -> None:
     p.add_argument("--n", type=int, default=2000, help="fresh random sentences (the random mix)")
     p.add_argument("--min-len", type=int, default=1, help="shortest random sentence, words")
     p.add_argument("--max-len", type=int, default=26, help="longest random sentence, words (longer ones are chunked)")
-    p.add_argument("--per-bucket", type=int, default=100,
-                   help=f"fresh sentences of each family in each of the {len(LENGTH_BUCKETS)} length buckets")
+    p.add_argument(
+        "--per-bucket",
+        type=int,
+        default=100,
+        help=f"fresh sentences of each family in each of the {len(LENGTH_BUCKETS)} length buckets",
+    )
     p.add_argument("--families", default=",".join(FAMILIES), help="the families to evaluate, comma-separated")
     p.add_argument("--seed", type=int, default=2026, help="seed of the fresh sentences")
-    p.add_argument("--beam-width", type=int, default=DEFAULT_BEAM_WIDTH,
-                   help=f"beams per sentence, {MIN_BEAM_WIDTH}-{MAX_BEAM_WIDTH} (1 = greedy; default: the library's)")
+    p.add_argument(
+        "--beam-width",
+        type=int,
+        default=DEFAULT_BEAM_WIDTH,
+        help=f"beams per sentence, {MIN_BEAM_WIDTH}-{MAX_BEAM_WIDTH} (1 = greedy; default: the library's)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA when present)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--write-card", action="store_true",
-                   help="put the results into the model card and evaluation.json beside it (local --model only)")
+    p.add_argument(
+        "--write-card",
+        action="store_true",
+        help="put the results into the model card and evaluation.json beside it (local --model only)",
+    )
     args = p.parse_args(argv)
     families = [name for name in args.families.split(",") if name]
     unknown = [name for name in families if name not in FAMILIES]
@@ -110,7 +133,9 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     doubler = WordDoubler.from_pretrained(args.model, device=args.device)
-    report = evaluate(doubler, args.n, args.min_len, args.max_len, args.seed, args.beam_width, args.per_bucket, families)
+    report = evaluate(
+        doubler, args.n, args.min_len, args.max_len, args.seed, args.beam_width, args.per_bucket, families
+    )
     report["command"] = "python -m s2s.evaluate " + " ".join(sys.argv[1:] if argv is None else argv)
     print(json.dumps(report, indent=1, ensure_ascii=False))
     if args.write_card:

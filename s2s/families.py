@@ -12,7 +12,7 @@ import functools
 import itertools
 import random
 import string
-from typing import Callable
+from collections.abc import Callable
 
 from .data import SentenceSampler, TrainingBatch, collate, random_text_sentence
 from .tokenizer import WordTokenizer
@@ -20,12 +20,63 @@ from .tokenizer import WordTokenizer
 Family = Callable[[random.Random, WordTokenizer, int], str]
 
 _LETTERS = string.ascii_lowercase
-_SYLLABLES = ["lo", "rem", "ip", "sum", "do", "lor", "sit", "am", "et", "con", "sec", "te", "tur", "ad", "pi", "scing",
-              "el", "it", "sed", "eius", "mod", "tem", "por", "in", "ci", "di", "dunt", "ut", "la", "bo", "re", "ma",
-              "gna", "ali", "qua", "ve", "ni", "am", "qui", "nos", "trud", "ex", "er", "ta", "ti", "on"]
-_SCRIPTS = ["абвгдежзиклмнопрстуфхцчшщыэюя", "αβγδεζηθικλμνξοπρστυφχψω", "अआइईउऊएऐओकखगघचछजझटठडढणतथदधनपफबभमयरलवशसह",
-            "日本語中文字漢明月山川水火木金土人大小上下東京", "ابتثجحخدذرزسشصضطظعغفقكلمنهوي", "אבגדהוזחטיכלמנסעפצקרשת",
-            "가나다라마바사아자차카타파하한국어서울"]
+_SYLLABLES = [
+    "lo",
+    "rem",
+    "ip",
+    "sum",
+    "do",
+    "lor",
+    "sit",
+    "am",
+    "et",
+    "con",
+    "sec",
+    "te",
+    "tur",
+    "ad",
+    "pi",
+    "scing",
+    "el",
+    "it",
+    "sed",
+    "eius",
+    "mod",
+    "tem",
+    "por",
+    "in",
+    "ci",
+    "di",
+    "dunt",
+    "ut",
+    "la",
+    "bo",
+    "re",
+    "ma",
+    "gna",
+    "ali",
+    "qua",
+    "ve",
+    "ni",
+    "am",
+    "qui",
+    "nos",
+    "trud",
+    "ex",
+    "er",
+    "ta",
+    "ti",
+    "on",
+]
+_SCRIPTS = [
+    "абвгдежзиклмнопрстуфхцчшщыэюя",
+    "αβγδεζηθικλμνξοπρστυφχψω",
+    "अआइईउऊएऐओकखगघचछजझटठडढणतथदधनपफबभमयरलवशसह",
+    "日本語中文字漢明月山川水火木金土人大小上下東京",
+    "ابتثجحخدذرزسشصضطظعغفقكلمنهوي",
+    "אבגדהוזחטיכלמנסעפצקרשת",
+    "가나다라마바사아자차카타파하한국어서울",
+]
 _EMOJI = ["🙂", "🚀", "🔥", "🎉", "👍", "🐍", "❤️", "🤖", "🌍", "☕", "😂", "✨", "🍕", "🎵", "💯"]
 _PUNCTUATION = ".,!?;:…"
 
@@ -148,14 +199,18 @@ def counting(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
     """Number sequences: "1 2 3 ...", "10 9 8 ...", every other, years, prices, percentages, ordinals."""
     step = rng.choice([1, 1, 1, -1, -1, 2, 5, 10, -10, 100])
     kind = rng.choice(["plain", "plain", "year", "price", "percent", "ordinal", "decimal"])
-    start = {"year": rng.randint(1900, 2030), "ordinal": rng.randint(1, 20)}.get(kind, rng.choice([0, 1, 1, 1, rng.randint(0, 1000)]))
+    start = {"year": rng.randint(1900, 2030), "ordinal": rng.randint(1, 20)}.get(
+        kind, rng.choice([0, 1, 1, 1, rng.randint(0, 1000)])
+    )
     if step < 0:
         start += -step * (n - 1)  # count down to around zero, as people do
     numbers = [start + step * i for i in range(n)]
     if kind == "ordinal":
         numbers = [abs(v) for v in numbers]
     form = {
-        "price": lambda v: f"${v}", "percent": lambda v: f"{v}%", "decimal": lambda v: f"{v / 10:.1f}",
+        "price": lambda v: f"${v}",
+        "percent": lambda v: f"{v}%",
+        "decimal": lambda v: f"{v / 10:.1f}",
         "ordinal": lambda v: f"{v}{'th' if 10 <= v % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(v % 10, 'th')}",
     }.get(kind, str)
     return " ".join(form(v) for v in numbers)
@@ -212,8 +267,17 @@ def random_mix(rng: random.Random, tokenizer: WordTokenizer, n: int) -> str:
 
 
 # The families a pasted-back output may come from (not "doubled" itself: its doubling says a word 8 times).
-_PASTABLE: list[Family] = [one_word_run, several_runs, repeated_phrase, all_unknown, any_unknown_share, counting,
-                           letters, random_mix, english_like]
+_PASTABLE: list[Family] = [
+    one_word_run,
+    several_runs,
+    repeated_phrase,
+    all_unknown,
+    any_unknown_share,
+    counting,
+    letters,
+    random_mix,
+    english_like,
+]
 
 FAMILIES: dict[str, Family] = {
     "run": one_word_run,
@@ -230,7 +294,7 @@ FAMILIES: dict[str, Family] = {
 
 
 def parse_mix(text: str) -> dict[str, float]:
-    """"random=0.4,run=0.1,..." -> {"random": 0.4, "run": 0.1, ...}, checked against FAMILIES."""
+    """ "random=0.4,run=0.1,..." -> {"random": 0.4, "run": 0.1, ...}, checked against FAMILIES."""
     mix = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, _, share = part.partition("=")
@@ -270,5 +334,7 @@ class FamilyMix:
 def family_sources(tokenizer: WordTokenizer, names, lengths, per_length: int, seed: int) -> dict[str, list[list[int]]]:
     """Held-out sentences as ids: per_length of each length from each family, the same for the same seed."""
     rng = random.Random(seed)
-    return {name: [tokenizer.encode(FAMILIES[name](rng, tokenizer, n))[0] for n in lengths for _ in range(per_length)]
-            for name in names}
+    return {
+        name: [tokenizer.encode(FAMILIES[name](rng, tokenizer, n))[0] for n in lengths for _ in range(per_length)]
+        for name in names
+    }

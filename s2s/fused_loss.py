@@ -56,8 +56,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 grad = grad.to(matmul_dtype)
                 grad_rows[start : start + chunk_rows] = torch.mm(grad, table)
                 grad_table += torch.mm(grad.t(), f).to(work)
-        ctx.save_for_backward(grad_rows[:, :size].to(features.dtype), grad_table[:, :size].to(weight.dtype),
-                              grad_table[:, size].to(bias.dtype))
+        ctx.save_for_backward(
+            grad_rows[:, :size].to(features.dtype),
+            grad_table[:, :size].to(weight.dtype),
+            grad_table[:, size].to(bias.dtype),
+        )
         ctx.mark_non_differentiable(hits)
         return total, hits
 
@@ -67,8 +70,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return grad_features * grad_total, grad_weight * grad_total, grad_bias * grad_total, None, None, None
 
 
-def fused_masked_nll(features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, target: torch.Tensor,
-                     pad_id: int, chunk_rows: int = CHUNK_ROWS, matmul_dtype=None) -> torch.Tensor:
+def fused_masked_nll(
+    features: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    target: torch.Tensor,
+    pad_id: int,
+    chunk_rows: int = CHUNK_ROWS,
+    matmul_dtype=None,
+) -> torch.Tensor:
     """`masked_nll(log_softmax(features @ weight.T + bias), target, pad_id)` without the (B, S, V) tensor.
 
     features: (B, S, E), the decoder's projection; weight (V, E) and bias (V,) the tied output layer;
@@ -78,9 +88,15 @@ def fused_masked_nll(features: torch.Tensor, weight: torch.Tensor, bias: torch.T
     return fused_masked_nll_and_accuracy(features, weight, bias, target, pad_id, chunk_rows, matmul_dtype)[0]
 
 
-def fused_masked_nll_and_accuracy(features: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                                  target: torch.Tensor, pad_id: int, chunk_rows: int = CHUNK_ROWS,
-                                  matmul_dtype=None) -> tuple[torch.Tensor, float]:
+def fused_masked_nll_and_accuracy(
+    features: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    target: torch.Tensor,
+    pad_id: int,
+    chunk_rows: int = CHUNK_ROWS,
+    matmul_dtype=None,
+) -> tuple[torch.Tensor, float]:
     """`fused_masked_nll`, and the share of the non-pad positions whose most likely id is the target."""
     keep = target != pad_id  # (B, S)
     count = keep.sum().clamp(min=1)

@@ -1,4 +1,5 @@
-"""The HTTP boundary of a public server: body and upload caps, the queue bound and /double's checks, before anything waits.
+"""The HTTP boundary of a public server: body and upload caps, the queue bound and /double's checks, before
+anything waits.
 
 Gradio checks a request only when a worker takes it (its `validator=` runs in the queue's thread pool and
 answers gradio_client with a different error type), so a bad or oversized request waits behind everyone
@@ -25,7 +26,7 @@ from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse, Response
 
-from .limits import (BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines)
+from .limits import BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines
 
 API_NAME = "double"  # the one public endpoint; its values are (text, top_k[, beam_width])
 PAGE_API_NAME = "double_on_page"  # the page's own run of it (private: the page calls it by fn_index), same values
@@ -42,7 +43,7 @@ NO_UPLOADS = "this app takes no files: uploads are refused"
 # gets the answer rather than a connection reset (closing with unread bytes makes the kernel send RST).
 DRAIN_BYTES = 16 * MAX_BODY_BYTES
 TOO_LARGE = f"request body too large: at most {MAX_BODY_BYTES:,} bytes"
-NOT_JSON = "the request body must be a JSON object with a \"data\" list: [text, top_k] or [text, top_k, beam_width]"
+NOT_JSON = 'the request body must be a JSON object with a "data" list: [text, top_k] or [text, top_k, beam_width]'
 
 
 def whole(number):
@@ -218,7 +219,8 @@ async def _fail_as_event(blocks, session_hash: str | None, message: str) -> dict
             queue.pending_messages_per_session[session_hash] = asyncio.Queue()
         queue.pending_event_ids_session.setdefault(session_hash, set()).add(event_id)
     queue.pending_messages_per_session[session_hash].put_nowait(
-        ProcessCompletedMessage(output=_error_output(message), success=False, event_id=event_id))
+        ProcessCompletedMessage(output=_error_output(message), success=False, event_id=event_id)
+    )
     return {"event_id": event_id}
 
 
@@ -253,8 +255,9 @@ def _api_stream_session(scope, path: str, blocks) -> str | None:
         return next((s for s, ids in list(queue.pending_event_ids_session.items()) if event_id in ids), event_id)
     headers = dict(scope["headers"])
     # gradio_client marks its joins with x-gradio-user: api, but opens the stream with only its user agent.
-    if QUEUE_STREAM.search(path) and (headers.get(b"x-gradio-user") == b"api"
-                                      or headers.get(b"user-agent", b"").startswith(b"gradio_client")):
+    if QUEUE_STREAM.search(path) and (
+        headers.get(b"x-gradio-user") == b"api" or headers.get(b"user-agent", b"").startswith(b"gradio_client")
+    ):
         return parse_qs(scope.get("query_string", b"").decode()).get("session_hash", [None])[0]
     return None
 

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from huggingface_hub.file_download import repo_folder_name
 from huggingface_hub.utils import validate_repo_id
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository, or a Space folder built by s2s.space
-BUNDLED = ROOT / "weights"
+# The shipped model: weights/ beside the package in the repository and in a Space folder; inside the package
+# (s2s/bundled, pyproject.toml's package-dir) where `pip install .` put it.
+BUNDLED = ROOT / "weights" if (ROOT / "weights").is_dir() else Path(__file__).resolve().parent / "bundled"
 # A Space folder built by `python -m s2s.space build` pins its model here: a Space's files are all it has at start-up
 # besides the variables set in its settings, and a file travels with the folder, reviewed and versioned with it.
 PINNED = ROOT / "pinned_model.json"
@@ -25,9 +26,6 @@ MODEL_FILES = ["config.json", "model.safetensors", "tokenizer.json", "README.md"
 # hold a server's start-up forever. Ample for 3.7 MB of weights; past it, a server falls back to its bundled copy
 # (and the CLI exits with one line) well within the 30 s a visitor or a script will wait.
 HUB_TIMEOUT_S = float(os.environ.get("S2S_HUB_TIMEOUT_S", 20))
-# `python -m s2s.hub push` runs this file again as __main__ after `import s2s` has loaded it (s2s -> doubler ->
-# hub), and runpy warns of "unpredictable behaviour"; harmless here, since the command only calls s2s.publish.main.
-warnings.filterwarnings("ignore", message=r"'s2s\.hub' found in sys\.modules", category=RuntimeWarning)
 
 # Where the files being served came from, as the page says it.
 FROM_BUNDLED = "bundled weights/"
@@ -116,9 +114,3 @@ def write_pin(folder: Path, model: str, revision: str) -> Path:
     path = Path(folder) / PINNED.name
     path.write_text(json.dumps({"model": model, "revision": revision}, indent=1) + "\n", encoding="utf-8")
     return path
-
-
-if __name__ == "__main__":  # `python -m s2s.hub push ...`; publishing is not loading, so it lives in s2s/publish.py
-    from s2s.publish import main
-
-    raise SystemExit(main())

@@ -19,6 +19,7 @@ from gradio import state_holder
 
 GRADIO_INIT = state_holder.SessionState.__init__  # Gradio's own, kept to compare against (tests)
 
+
 class LazyConfigValues(dict):
     """`SessionState.config_values`: block id -> config, each built on first use from the session's first block."""
 
@@ -81,7 +82,8 @@ def _session_init(self, blocks) -> None:
     """`SessionState.__init__` of Gradio 6.31.0, with `config_values` lazy."""
     self.blocks_config = copy(blocks.default_config)
     self.config_values = LazyConfigValues(
-        self.blocks_config, {k: v for k, v in self.blocks_config.blocks.items() if k in blocks.blocks})
+        self.blocks_config, {k: v for k, v in self.blocks_config.blocks.items() if k in blocks.blocks}
+    )
     self.state_data = {}
     self._state_ttl = {}
     self.is_closed = False

@@ -95,8 +95,10 @@ def check_unicode(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as error:
-        raise ValueError(f"the text is not valid Unicode: a lone surrogate U+{ord(text[error.start]):04X} at "
-                         f"character {error.start + 1}; send UTF-8 text") from None
+        raise ValueError(
+            f"the text is not valid Unicode: a lone surrogate U+{ord(text[error.start]):04X} at "
+            f"character {error.start + 1}; send UTF-8 text"
+        ) from None
 
 
 def split_lines(text: str) -> list[str]:

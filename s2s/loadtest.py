@@ -55,11 +55,17 @@ def launched_app(env: dict | None = None, timeout: float = 120):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_ANALYTICS_ENABLED="False",
-               **(env or {}))
+    env = dict(
+        os.environ,
+        GRADIO_SERVER_PORT=str(port),
+        GRADIO_SERVER_NAME="127.0.0.1",
+        GRADIO_ANALYTICS_ENABLED="False",
+        **(env or {}),
+    )
     start = time.perf_counter()
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
@@ -100,8 +106,9 @@ def lower_priority(nice: int) -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: int, out: dict,
-         nice: int = USERS_NICE) -> None:
+def user(
+    url: str, name: str, requests: int, sentences: int, words: int, top_k: int, out: dict, nice: int = USERS_NICE
+) -> None:
     """One visitor: `requests` calls of `sentences` lines, each line tagged "name-request-line". Its thread runs
     at CPU priority `nice`, and so do the threads its client starts (Linux: a thread's own, inherited)."""
     from gradio_client import Client
@@ -113,8 +120,10 @@ def user(url: str, name: str, requests: int, sentences: int, words: int, top_k: 
         out["errors"].extend([f"{type(error).__name__}: {error}"] * requests)
         return
     for r in range(requests):
-        lines = [f"{name}-{r}-{i} " + " ".join(WORDS[(r + i + j) % len(WORDS)] for j in range(words - 1))
-                 for i in range(sentences)]
+        lines = [
+            f"{name}-{r}-{i} " + " ".join(WORDS[(r + i + j) % len(WORDS)] for j in range(words - 1))
+            for i in range(sentences)
+        ]
         started = time.perf_counter()
         try:
             results = client.predict("\n".join(lines), top_k, api_name="/double")
@@ -164,8 +173,11 @@ def probe(url: str, stop: threading.Event, out: list[float]) -> None:
 def raw_double(url: str, data: list, wait: float = 300) -> bytes:
     """/double over raw HTTP, as the guard and Gradio answer it: POST, then the event's whole stream (TimeoutError
     when it has not ended after `wait` seconds)."""
-    post = urllib.request.Request(url + "gradio_api/call/double", data=json.dumps({"data": data}).encode(),
-                                  headers={"Content-Type": "application/json"})
+    post = urllib.request.Request(
+        url + "gradio_api/call/double",
+        data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(post, timeout=30) as answer:
         event = json.loads(answer.read())["event_id"]
     with urllib.request.urlopen(f"{url}gradio_api/call/double/{event}", timeout=wait) as stream:
@@ -203,8 +215,10 @@ def probers(url: str, stop, results) -> None:
     """The probers, in the process this runs in, until `stop` is set; then their timings go to `results`."""
     timings: dict[str, list[float]] = {"info": [], "refusal": [], "busy": []}
     done = threading.Event()
-    threads = [threading.Thread(target=target, args=(url, done, timings[name]), daemon=True)
-               for name, target in (("info", probe), ("refusal", probe_refusal), *[("busy", probe_busy)] * BUSY_PROBERS)]
+    threads = [
+        threading.Thread(target=target, args=(url, done, timings[name]), daemon=True)
+        for name, target in (("info", probe), ("refusal", probe_refusal), *[("busy", probe_busy)] * BUSY_PROBERS)
+    ]
     for thread in threads:
         thread.start()
     stop.wait()
@@ -223,8 +237,17 @@ def spread(name: str, times: list[float]) -> dict:
     return {**quantiles(name, times), f"{name}_probes": len(times)}
 
 
-def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: int, pid: int | None,
-        users_nice: int = USERS_NICE, floods: int = 0) -> dict:
+def run(
+    url: str,
+    users: int,
+    requests: int,
+    sentences: int,
+    words: int,
+    top_k: int,
+    pid: int | None,
+    users_nice: int = USERS_NICE,
+    floods: int = 0,
+) -> dict:
     rss_before = rss_mb(pid) if pid else None
     outs = [{"latency": [], "errors": [], "busy": [], "mixed": 0, "exact": 0, "answered": 0} for _ in range(users)]
     spawn = multiprocessing.get_context("spawn")
@@ -234,10 +257,14 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
     started = time.perf_counter()
     flooded, flooding = Counter(), threading.Event()
     flood_text = "\n".join(" ".join(WORDS[(i + j) % len(WORDS)] for j in range(words)) for i in range(sentences))
-    flooders = [threading.Thread(target=flood, args=(url, flooding, flood_text, flooded, users_nice), daemon=True)
-                for _ in range(floods)]
-    threads = [threading.Thread(target=user, args=(url, f"u{n}", requests, sentences, words, top_k, out, users_nice))
-               for n, out in enumerate(outs)]
+    flooders = [
+        threading.Thread(target=flood, args=(url, flooding, flood_text, flooded, users_nice), daemon=True)
+        for _ in range(floods)
+    ]
+    threads = [
+        threading.Thread(target=user, args=(url, f"u{n}", requests, sentences, words, top_k, out, users_nice))
+        for n, out in enumerate(outs)
+    ]
     for t in flooders + threads:
         t.start()
     for t in threads:
@@ -251,25 +278,39 @@ def run(url: str, users: int, requests: int, sentences: int, words: int, top_k: 
     latency = [x for out in outs for x in out["latency"]]
     errors = Counter(e for out in outs for e in out["errors"])
     return {
-        "url": url, "users": users, "requests_per_user": requests, "sentences_per_request": sentences,
-        "words_per_sentence": words, "users_nice": users_nice, "seconds": seconds,
-        "answered_requests": len(latency), "requests_per_s": len(latency) / seconds,
+        "url": url,
+        "users": users,
+        "requests_per_user": requests,
+        "sentences_per_request": sentences,
+        "words_per_sentence": words,
+        "users_nice": users_nice,
+        "seconds": seconds,
+        "answered_requests": len(latency),
+        "requests_per_s": len(latency) / seconds,
         **quantiles("latency", latency),
         "latency_max_s": max(latency, default=None),
-        "errors": sum(errors.values()), "error_messages": dict(errors.most_common(5)),
-        "busy": len(busy), **quantiles("busy", busy),
+        "errors": sum(errors.values()),
+        "error_messages": dict(errors.most_common(5)),
+        "busy": len(busy),
+        **quantiles("busy", busy),
         "mixed_answers": sum(out["mixed"] for out in outs),
-        "flood_senders": floods, "flood_served": flooded["served"], "flood_busy": flooded["busy"],
+        "flood_senders": floods,
+        "flood_served": flooded["served"],
+        "flood_busy": flooded["busy"],
         "flood_other": flooded["other"],
         "exact_share": sum(o["exact"] for o in outs) / max(1, sum(o["answered"] for o in outs)),
-        **spread("info", probed["info"]), **spread("refusal", probed["refusal"]),
+        **spread("info", probed["info"]),
+        **spread("refusal", probed["refusal"]),
         **spread("busy_probe", probed["busy"]),
-        "rss_mb_before": rss_before, "rss_mb_after": rss_mb(pid) if pid else None,
+        "rss_mb_before": rss_before,
+        "rss_mb_after": rss_mb(pid) if pid else None,
     }
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="a running server, e.g. http://127.0.0.1:7860/")
     where.add_argument("--local", action="store_true", help="start `python app.py` on a free port for the test")
@@ -279,10 +320,18 @@ def main(argv=None) -> dict:
     p.add_argument("--sentences", type=int, default=4, help="sentences per request")
     p.add_argument("--words", type=int, default=12, help="words per sentence")
     p.add_argument("--top-k", type=int, default=5, help="top-k of each request")
-    p.add_argument("--users-nice", type=int, default=USERS_NICE,
-                   help="the users' CPU priority (nice, 0-19): 19 lets the server and probers have this machine's CPU first")
-    p.add_argument("--flood", type=int, default=0,
-                   help="raw-HTTP senders that each keep one good request in the server while the users run (fills the queue)")
+    p.add_argument(
+        "--users-nice",
+        type=int,
+        default=USERS_NICE,
+        help="the users' CPU priority (nice, 0-19): 19 lets the server and probers have this machine's CPU first",
+    )
+    p.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        help="raw-HTTP senders that each keep one good request in the server while the users run (fills the queue)",
+    )
     p.add_argument("--json", default=None, help="also write the report as JSON to this file")
     args = p.parse_args(argv)
     shape = (args.users, args.requests, args.sentences, args.words, args.top_k)

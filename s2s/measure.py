@@ -13,8 +13,9 @@ from .fast import generate
 
 
 @torch.no_grad()
-def native_exact_match(model, sources: list[list[int]], device="cpu", batch_size: int = 512,
-                       beam_width: int = 1) -> dict[int, float]:
+def native_exact_match(
+    model, sources: list[list[int]], device="cpu", batch_size: int = 512, beam_width: int = 1
+) -> dict[int, float]:
     """Decode id sentences in one row each (no chunking): exact match per source length."""
     hits: dict[int, list[int]] = {}
     for start in range(0, len(sources), batch_size):
@@ -73,8 +74,9 @@ def best_chunk_length(by_length: dict[int, float], max_len: int, per_length: int
     sensitivity = {m: _sensitivity(rates, m, max_len) for m in rates}
 
     def stderr_of_difference(m: int, other: int) -> float:
-        return math.sqrt(sum((sensitivity[m][k] - sensitivity[other][k]) ** 2 * r * (1 - r) / per_length
-                             for k, r in rates.items()))
+        return math.sqrt(
+            sum((sensitivity[m][k] - sensitivity[other][k]) ** 2 * r * (1 - r) / per_length for k, r in rates.items())
+        )
 
     def beaten(m: int) -> bool:
         return any(predicted[other] - predicted[m] > stderr_of_difference(m, other) for other in rates)

@@ -179,8 +179,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         return log_probs
 
     @torch.inference_mode()
-    def generate(self, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1,
-                 keep_history: bool = False, prefix: torch.Tensor | None = None) -> Generation:
+    def generate(
+        self,
+        src: torch.Tensor,
+        lengths: torch.Tensor,
+        top_k: int = 5,
+        beam_width: int = 1,
+        keep_history: bool = False,
+        prefix: torch.Tensor | None = None,
+    ) -> Generation:
         """Beam search over the whole batch at once (greedy decoding at width 1), recording the decoder's top-k at
         every step of each row's chosen sequence.
 
@@ -238,12 +245,22 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # 4. What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
-            history.append(BeamStep(
-                rows=rows, parent=parent, token=token,
-                prob=word_log_probs.reshape(n, -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0),
-                top_ids=top_ids[..., :k].gather(1, from_parent).masked_fill(parent_finished[..., None], self.config.pad_id),
-                top_probs=top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(parent_finished[..., None], 0.0),
-                score=score if keep_history else None))
+            history.append(
+                BeamStep(
+                    rows=rows,
+                    parent=parent,
+                    token=token,
+                    prob=word_log_probs.reshape(n, -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0),
+                    top_ids=top_ids[..., :k]
+                    .gather(1, from_parent)
+                    .masked_fill(parent_finished[..., None], self.config.pad_id),
+                    top_probs=top_log_probs[..., :k]
+                    .gather(1, from_parent)
+                    .exp()
+                    .masked_fill(parent_finished[..., None], 0.0),
+                    score=score if keep_history else None,
+                )
+            )
             # 5. Per-row step limits; a row whose best beam has finished leaves the working batch.
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
@@ -254,7 +271,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
                 if not bool(live.any()):
                     break
                 rows, score, token, finished, num_steps, step_limit = (
-                    t_[live] for t_ in (rows, score, token, finished, num_steps, step_limit))
+                    t_[live] for t_ in (rows, score, token, finished, num_steps, step_limit)
+                )
                 hidden = hidden.view(hidden.size(0), n, width, -1)[:, live].flatten(1, 2)
         generation = self._backtrack(history, final_steps, final_score, batch_size, k, device)
         generation.history = history if keep_history else None
@@ -266,20 +284,26 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             raise ValueError(f"a prefix is (batch, steps) ids, one row per sentence; got shape {tuple(prefix.shape)}")
         prefix = prefix.long()
         if bool(((prefix < 0) | (prefix >= self.config.vocab_size) | (prefix == self.config.sos_id)).any()):
-            raise ValueError(f"a prefix holds ids of words the decoder can say: 0 < id < {self.config.vocab_size}, not <sos>")
+            raise ValueError(
+                f"a prefix holds ids of words the decoder can say: 0 < id < {self.config.vocab_size}, not <sos>"
+            )
         said = prefix != self.config.pad_id
         steps = said.sum(1)  # (B,)
         positions = torch.arange(1, prefix.size(1) + 1, device=prefix.device)
         if bool((said.cumsum(1) != torch.minimum(positions, steps[:, None])).any()):
             raise ValueError("a row's prefix is its first words, then <pad>: no <pad> within it")
-        ends = (prefix == self.config.eos_id) & (torch.arange(prefix.size(1), device=prefix.device) < steps[:, None] - 1)
+        ends = (prefix == self.config.eos_id) & (
+            torch.arange(prefix.size(1), device=prefix.device) < steps[:, None] - 1
+        )
         if bool(ends.any()):
             raise ValueError("<eos> may only be a prefix's last word: after it the row says nothing more")
         limit = 2 * lengths + 1
         if bool((steps > limit).any()):
             row = int((steps > limit).nonzero()[0])
-            raise ValueError(f"a prefix of {int(steps[row])} words is longer than its row's {int(limit[row])} steps "
-                             f"(2 x {int(lengths[row])} words + <eos>)")
+            raise ValueError(
+                f"a prefix of {int(steps[row])} words is longer than its row's {int(limit[row])} steps "
+                f"(2 x {int(lengths[row])} words + <eos>)"
+            )
         return prefix
 
     def _force(self, forced: torch.Tensor, log_probs: torch.Tensor, words: torch.Tensor, word_log_probs: torch.Tensor):
@@ -321,15 +345,32 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         save_file(state, os.path.join(save_directory, SAFETENSORS_SINGLE_FILE))
 
     @classmethod
-    def _from_pretrained(cls, *, model_id: str, revision: str | None, cache_dir, force_download: bool,
-                         local_files_only: bool, token, map_location: str = "cpu", strict: bool = True, **model_kwargs):
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision: str | None,
+        cache_dir,
+        force_download: bool,
+        local_files_only: bool,
+        token,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs,
+    ):
         model = cls(**model_kwargs)
         if os.path.isdir(model_id):
             path = os.path.join(model_id, SAFETENSORS_SINGLE_FILE)
         else:
-            path = hf_hub_download(repo_id=model_id, filename=SAFETENSORS_SINGLE_FILE, revision=revision,
-                                   cache_dir=cache_dir, force_download=force_download,
-                                   local_files_only=local_files_only, token=token)
+            path = hf_hub_download(
+                repo_id=model_id,
+                filename=SAFETENSORS_SINGLE_FILE,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                local_files_only=local_files_only,
+                token=token,
+            )
         state = load_file(path, device=str(map_location))
         model.load_state_dict(state, strict=strict)  # copies into fp32 parameters
         return model.eval()

@@ -14,7 +14,7 @@ from .measure import native_length
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
 
-# Where the code lives is the publisher's to say: `python -m s2s.hub push --code-url URL` puts the link in this line.
+# Where the code lives is the publisher's to say: `python -m s2s.publish push --code-url URL` puts the link in this line.
 CODE_LINE = "Code: the Word Doubler repository, whose `s2s` package also ships inside every Space built from it."
 
 
@@ -27,7 +27,10 @@ def write_model_card(out: Path, config, num_parameters: int, vocabulary_words: i
     """Write README.md for a freshly exported model, keeping any evaluation section already there."""
     path = Path(out) / "README.md"
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    evaluation = _section(old) or f"{EVAL_START}\nNot evaluated yet: run `python -m s2s.evaluate --model {out} --write-card`.\n{EVAL_END}"
+    evaluation = (
+        _section(old)
+        or f"{EVAL_START}\nNot evaluated yet: run `python -m s2s.evaluate --model {out} --write-card`.\n{EVAL_END}"
+    )
     hours = training["seconds"] / 3600
     native = ", ".join(f"{n}: {acc:.3f}" for n, acc in training["native_by_length"].items())
     commands = "\n".join(training["commands"])
@@ -119,13 +122,18 @@ def _section(card: str) -> str | None:
 def _bucket_table(sets: dict[str, dict]) -> list[str]:
     """Markdown rows: one set per row, exact match per length bucket, then overall (exact, token, n)."""
     buckets = list(dict.fromkeys(b for part in sets.values() for b in part["buckets"]))
-    rows = ["| sentences | " + " | ".join(buckets) + " | **all** | token accuracy | n |",
-            "|---|" + "---|" * (len(buckets) + 3)]
+    rows = [
+        "| sentences | " + " | ".join(buckets) + " | **all** | token accuracy | n |",
+        "|---|" + "---|" * (len(buckets) + 3),
+    ]
     for name, part in sets.items():
         cells = [f"{part['buckets'][b]['exact_match']:.4f}" if b in part["buckets"] else "" for b in buckets]
         o = part["overall"]
-        rows.append(f"| {name} | " + " | ".join(cells) +
-                    f" | **{o['exact_match']:.4f}** | {o['token_accuracy']:.4f} | {o['n']:,} |")
+        rows.append(
+            f"| {name} | "
+            + " | ".join(cells)
+            + f" | **{o['exact_match']:.4f}** | {o['token_accuracy']:.4f} | {o['n']:,} |"
+        )
     return rows
 
 
@@ -135,9 +143,15 @@ def _with_model_index(card: str, sets: dict[str, dict]) -> str:
     parsed.data.model_name = "Word Doubler GRU"
     parsed.data.eval_results = [
         # The Hub groups results by dataset type, so each set is a type of its own.
-        EvalResult(task_type="text2text-generation", task_name="word doubling",
-                   dataset_type="word-doubling-" + re.sub(r"[^a-z0-9]+", "-", name).strip("-"), dataset_name=name, metric_type="exact_match", metric_name="exact match",
-                   metric_value=round(part["overall"]["exact_match"], 4))
+        EvalResult(
+            task_type="text2text-generation",
+            task_name="word doubling",
+            dataset_type="word-doubling-" + re.sub(r"[^a-z0-9]+", "-", name).strip("-"),
+            dataset_name=name,
+            metric_type="exact_match",
+            metric_name="exact match",
+            metric_value=round(part["overall"]["exact_match"], 4),
+        )
         for name, part in sets.items()
     ]
     return str(parsed)
@@ -165,8 +179,9 @@ def write_evaluation(out: Path, report: dict) -> None:
         f"`{report['command']}`: exact match by length bucket (words). *random (1-26)*: fresh random sentences\n"
         f"of the mix first trained on; then each sentence family of `s2s/families.py` (fresh seeds) in every\n"
         f"bucket, 27-52 words doubled chunk by chunk; *real text*: every line of `s2s/eval_data/real_text.txt`\n"
-        f"(many languages, lists, code, chants, numbers).\n\n" + "\n".join(rows) +
-        f"\n\nWrong sentences ({len(wrong)}{', the first 40' if len(wrong) > 40 else ''}):\n\n{wrong_lines}\n"
+        f"(many languages, lists, code, chants, numbers).\n\n"
+        + "\n".join(rows)
+        + f"\n\nWrong sentences ({len(wrong)}{', the first 40' if len(wrong) > 40 else ''}):\n\n{wrong_lines}\n"
         f"\nNative (one row, lengths 1-{native['max_src_len']}), exact match by length: {native_line}\n{EVAL_END}"
     )
     card = path.read_text(encoding="utf-8")

@@ -5,19 +5,29 @@ A GRU encoder–decoder that writes every word twice — `I love CUDA` → `I I 
 **batching**: all your sentences are padded into one tensor and decoded together, the loss ignores the padding,
 and you can see what the decoder believed at every step. One sentence per line."""
 
-STEPS = ("## Step by step\nThe decoder emits one word per step; these are its top-k candidates at each step. "
-         "With a beam wider than 1, ▶ marks the word the search kept, which need not be the top candidate.")
+STEPS = (
+    "## Step by step\nThe decoder emits one word per step; these are its top-k candidates at each step. "
+    "With a beam wider than 1, ▶ marks the word the search kept, which need not be the top candidate."
+)
 TREE = "### The beam search of this sentence"
-PADDED_BATCH = ("## The padded batch\nWhat the model saw: every sentence (or chunk of a long one) is a row, padded on "
-                "the right to the longest; the targets are the exact doubling plus `<eos>`, scored under the model "
-                "with teacher forcing.")
-UNPACKED = ("## What if we forgot to pack?\nThe tutorials' mistake, on your batch: the encoder's GRU run straight "
-            "through the `<pad>` after each short sentence instead of stopping at its last word.")
-BATCHING = ("## Sorted vs as-sent batching\nYour rows in one batch as you sent them, and sorted into length buckets "
-            "(1–5, 6–10, … words) as training does: padding in the encoder, and decoder steps per row.")
+PADDED_BATCH = (
+    "## The padded batch\nWhat the model saw: every sentence (or chunk of a long one) is a row, padded on "
+    "the right to the longest; the targets are the exact doubling plus `<eos>`, scored under the model "
+    "with teacher forcing."
+)
+UNPACKED = (
+    "## What if we forgot to pack?\nThe tutorials' mistake, on your batch: the encoder's GRU run straight "
+    "through the `<pad>` after each short sentence instead of stopping at its last word."
+)
+BATCHING = (
+    "## Sorted vs as-sent batching\nYour rows in one batch as you sent them, and sorted into length buckets "
+    "(1–5, 6–10, … words) as training does: padding in the encoder, and decoder steps per row."
+)
 RELIABILITY = "## Where the model is reliable"
-FORCE = ("### What if the decoder had said…\nThe decoder reads its own last word at every step. Make it say another "
-         "one — any candidate of the table — and watch whether it gets back to the doubling or goes astray.")
+FORCE = (
+    "### What if the decoder had said…\nThe decoder reads its own last word at every step. Make it say another "
+    "one — any candidate of the table — and watch whether it gets back to the doubling or goes astray."
+)
 
 PRESS_DOUBLE = "*Press **Double** to run.*"
 PRESS_TREE = "*Press **Draw the beam tree** to see every beam the search kept and dropped for this sentence.*"

@@ -62,6 +62,12 @@ def accept_fragments() -> None:
     it is) stay out of the server's log."""
     if not isinstance(gradio.routes.json, _JsonEmbeddingFragments):
         gradio.routes.json = _JsonEmbeddingFragments()
-    warnings.filterwarnings("ignore", r"JSON component received unexpected type <class 'orjson\.Fragment'>", UserWarning)
-    warnings.filterwarnings("ignore", r"Pydantic serializer warnings:\s+PydanticSerializationUnexpectedValue\(.*"
-                                      r"input_value=<orjson\.Fragment", UserWarning)
+    warnings.filterwarnings(
+        "ignore", r"JSON component received unexpected type <class 'orjson\.Fragment'>", UserWarning
+    )
+    warnings.filterwarnings(
+        "ignore",
+        r"Pydantic serializer warnings:\s+PydanticSerializationUnexpectedValue\(.*"
+        r"input_value=<orjson\.Fragment",
+        UserWarning,
+    )

@@ -1,4 +1,4 @@
-"""Publishing a model folder (weights/) to a Hugging Face model repository in one commit: `python -m s2s.hub push`."""
+"""`python -m s2s.publish push`: a model folder (weights/) to a Hugging Face model repository, in one commit."""
 
 from __future__ import annotations
 
@@ -46,8 +46,15 @@ def check_weights(folder: Path) -> str:
     return doubler.double([CHECK_SENTENCE])[0].output
 
 
-def push(folder: Path, repo_id: str, revision: str | None = None, tag: str | None = None, private: bool = False,
-         api: HfApi | None = None, code_url: str | None = None) -> str:
+def push(
+    folder: Path,
+    repo_id: str,
+    revision: str | None = None,
+    tag: str | None = None,
+    private: bool = False,
+    api: HfApi | None = None,
+    code_url: str | None = None,
+) -> str:
     """Upload the folder's model files as one commit (on `revision`, a branch, created if new); returns its id.
 
     Files the Hub already holds unchanged are left out of the commit; if none changed, no commit is made and the
@@ -61,12 +68,17 @@ def push(folder: Path, repo_id: str, revision: str | None = None, tag: str | Non
         api.create_branch(repo_id, branch=revision, exist_ok=True)
     present = set(api.list_repo_files(repo_id, revision=revision))
     # An evaluation.json left by an earlier push would describe other weights than the ones committed now.
-    stale = [CommitOperationDelete(name) for name in OPTIONAL
-             if name in present and not (Path(folder) / name).is_file()]
+    stale = [
+        CommitOperationDelete(name) for name in OPTIONAL if name in present and not (Path(folder) / name).is_file()
+    ]
     added = [CommitOperationAdd(path_in_repo=file.name, path_or_fileobj=card_bytes(file, code_url)) for file in files]
     sha = hub.weights_sha256(folder)
-    info = api.create_commit(repo_id, added + stale, revision=revision,
-                             commit_message=f"Word Doubler weights (model.safetensors sha256 {sha[:12]})")
+    info = api.create_commit(
+        repo_id,
+        added + stale,
+        revision=revision,
+        commit_message=f"Word Doubler weights (model.safetensors sha256 {sha[:12]})",
+    )
     if tag:
         api.create_tag(repo_id, tag=tag, revision=info.oid)
     return info.oid
@@ -93,7 +105,7 @@ def describe_dry_run(folder: Path, repo_id: str, revision: str | None) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m s2s.hub", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m s2s.publish", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("push", help="upload the model folder to a Hub model repository, one commit")
     p.add_argument("--repo-id", required=True, help="the model repository, owner/name (created if missing)")
@@ -101,10 +113,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--revision", help="the branch to commit to (created from main if missing; default main)")
     p.add_argument("--tag", help="also tag the new commit, e.g. v1")
     p.add_argument("--code-url", help="where the code lives (e.g. the repository's web page): the card links it")
-    p.add_argument("--private", action="store_true",
-                   help="create the repository private (an existing one keeps its visibility)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="upload nothing: list files and sizes, check the card's metadata and that the weights load")
+    p.add_argument(
+        "--private", action="store_true", help="create the repository private (an existing one keeps its visibility)"
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="upload nothing: list files and sizes, check the card's metadata and that the weights load",
+    )
     return parser.parse_args(argv)
 
 

@@ -122,12 +122,19 @@ def step_plot(result: dict, max_src_len: int) -> Figure:
     top.bar(range(n), [s["prob"] for s in steps], color=colors, width=0.8)
     top.set_ylim(0, 1.05)
     top.set_ylabel("p(emitted)")
-    top.set_title("Each step: probability of the emitted word (red: not the exact doubling's word)", fontsize=9, loc="left")
+    top.set_title(
+        "Each step: probability of the emitted word (red: not the exact doubling's word)", fontsize=9, loc="left"
+    )
     top.grid(axis="y", alpha=0.3)
 
     # Log colours: what the decoder believed second is often 1e-6 or less, invisible on a linear scale.
-    image = bottom.imshow(np.ma.masked_less_equal(probs, 0), aspect="auto", cmap="Blues", interpolation="nearest",
-                          norm=LogNorm(vmin=LOG_FLOOR, vmax=1.0, clip=True))
+    image = bottom.imshow(
+        np.ma.masked_less_equal(probs, 0),
+        aspect="auto",
+        cmap="Blues",
+        interpolation="nearest",
+        norm=LogNorm(vmin=LOG_FLOOR, vmax=1.0, clip=True),
+    )
     bottom.set_facecolor("#f3f4f6")  # a masked cell: no candidate there (a finished chunk)
     bottom.set_yticks(range(k), [f"top {r + 1}" for r in range(k)], fontsize=8)
     bottom.set_xticks(range(n), [s["token"] for s in steps], rotation=90, fontsize=8)
@@ -138,8 +145,17 @@ def step_plot(result: dict, max_src_len: int) -> Figure:
         for col, s in enumerate(steps):
             for row, (word, p) in enumerate(s["top_k"]):
                 dark = p > 0 and math.log10(p) > 0.6 * math.log10(LOG_FLOOR)  # the darker 60% of the scale
-                bottom.text(col, row, word[: 8 if flat else 6], ha="center", va="center", fontsize=7 if flat else 6,
-                            rotation=0 if flat else 90, color="white" if dark else "#1f2937", parse_math=False)
+                bottom.text(
+                    col,
+                    row,
+                    word[: 8 if flat else 6],
+                    ha="center",
+                    va="center",
+                    fontsize=7 if flat else 6,
+                    rotation=0 if flat else 90,
+                    color="white" if dark else "#1f2937",
+                    parse_math=False,
+                )
     fig.colorbar(image, ax=bottom, fraction=0.02, pad=0.01, label="p")
     return fig
 

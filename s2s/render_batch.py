@@ -49,11 +49,20 @@ def padded_batch_html(view: BatchView) -> str:
     """
     shown = min(view.shape[0], MATRIX_ROWS)
     (b, t), s = view.shape, view.target_shape[1]
-    source = _matrix(f"Source batch [B={b}, T={t}]: grey = <pad>", view.src_words[:shown],
-                     [[i != PAD_ID for i in row] for row in view.src_ids[:shown]],
-                     [f"row {r + 1} · len {view.lengths[r]}" for r in range(shown)], [])
-    targets = _matrix(f"Targets [B={b}, S={s}] and loss mask: grey cells do not count", view.target_words[:shown],
-                      view.loss_mask[:shown], [], [f"loss {view.row_loss[r]:.3f}" for r in range(shown)])
+    source = _matrix(
+        f"Source batch [B={b}, T={t}]: grey = <pad>",
+        view.src_words[:shown],
+        [[i != PAD_ID for i in row] for row in view.src_ids[:shown]],
+        [f"row {r + 1} · len {view.lengths[r]}" for r in range(shown)],
+        [],
+    )
+    targets = _matrix(
+        f"Targets [B={b}, S={s}] and loss mask: grey cells do not count",
+        view.target_words[:shown],
+        view.loss_mask[:shown],
+        [],
+        [f"loss {view.row_loss[r]:.3f}" for r in range(shown)],
+    )
     more = ""
     if shown < b:
         more = f'<p class="more">the first {shown} of {b} rows; the loss table below holds every sentence</p>'
@@ -64,7 +73,9 @@ def loss_table(view: BatchView) -> pd.DataFrame:
     rows = []
     for i, sentence in enumerate(view.sentences):
         loss, count = view.sentence_loss[i], view.sentence_targets[i]
-        rows.append([i + 1, sentence, view.row_sentence.count(i), count, f"{loss:.4f}", fmt_prob(math.exp(-loss * count))])
+        rows.append(
+            [i + 1, sentence, view.row_sentence.count(i), count, f"{loss:.4f}", fmt_prob(math.exp(-loss * count))]
+        )
     return pd.DataFrame(rows, columns=["#", "sentence", "rows", "targets", "loss (mean NLL)", "p(exact doubling)"])
 
 
@@ -90,7 +101,9 @@ def run_note(results: list[dict], view: BatchView, batch: dict, beam_width: int,
     if not batch["merged"]:
         shared = "ran alone (a batch it was merged into failed, so it was re-run on its own)"
     elif batch["requests"] > 1:
-        shared = f"merged with {batch['requests'] - 1} other request(s): {batch['sentences']} sentences in one forward pass"
+        shared = (
+            f"merged with {batch['requests'] - 1} other request(s): {batch['sentences']} sentences in one forward pass"
+        )
     else:
         shared = "ran on its own (no other request arrived within the batching window)"
     return (
@@ -107,9 +120,15 @@ def run_note(results: list[dict], view: BatchView, batch: dict, beam_width: int,
 
 def compare_note(c: Comparison, sentences: int) -> str:
     """The comparison's timings; `sentences`: how many the request had (the comparison may have run fewer)."""
-    same = "yes, every sentence" if c.identical else f"no — sentences {', '.join(str(i + 1) for i in c.mismatches)} differ"
-    cap = (f"\n\n*The comparison ran the first {c.sentences} of your {sentences} sentences "
-           f"(at most {c.sentences}: each one alone costs a whole decoder pass).*" if sentences > c.sentences else "")
+    same = (
+        "yes, every sentence" if c.identical else f"no — sentences {', '.join(str(i + 1) for i in c.mismatches)} differ"
+    )
+    cap = (
+        f"\n\n*The comparison ran the first {c.sentences} of your {sentences} sentences "
+        f"(at most {c.sentences}: each one alone costs a whole decoder pass).*"
+        if sentences > c.sentences
+        else ""
+    )
     return (
         "| batched | one at a time | speed-up | identical |\n|---|---|---|---|\n"
         f"| {c.batched_ms:.1f} ms | {c.one_at_a_time_ms:.1f} ms | **{c.speedup:.1f}×** | {same} |" + cap
@@ -145,8 +164,11 @@ def batching_note(sent: Batching, sorted_: Batching) -> str:
 
 def _bars(ax, starts: list[float], widths: list[float], color: str) -> None:
     """Horizontal bars, one per row from the top, as one collection: a figure of 128 bars draws in one call."""
-    boxes = [[(x, y - 0.4), (x + w, y - 0.4), (x + w, y + 0.4), (x, y + 0.4)]
-             for y, (x, w) in enumerate(zip(starts, widths)) if w > 0]
+    boxes = [
+        [(x, y - 0.4), (x + w, y - 0.4), (x + w, y + 0.4), (x, y + 0.4)]
+        for y, (x, w) in enumerate(zip(starts, widths))
+        if w > 0
+    ]
     ax.add_collection(PolyCollection(boxes, facecolors=color, edgecolors="none"))
 
 
@@ -157,7 +179,9 @@ def batching_figure(sent: Batching, sorted_: Batching) -> Figure:
     fig = figure(11.0, 1.4 + 0.1 * len(shown))
     axes = fig.subplots(1, 2, sharex=True)
     for ax, batching in zip(axes, (sent, sorted_)):
-        order = [i for batch in batching.batches for i in batch if i in shown]  # rows in the order the batches hold them
+        order = [
+            i for batch in batching.batches for i in batch if i in shown
+        ]  # rows in the order the batches hold them
         own = [batching.steps[i] for i in order]
         waiting = [batching.batch_steps[i] - batching.steps[i] for i in order]
         _bars(ax, [0] * len(order), own, NEEDED)
@@ -173,8 +197,15 @@ def batching_figure(sent: Batching, sorted_: Batching) -> Figure:
         ax.set_yticks([])
         ax.set_ylabel("rows" + (f" (first {len(shown)} of {b})" if len(shown) < b else ""), fontsize=8)
         ax.set_xlabel("decode steps", fontsize=8)
-        ax.set_title(f"{batching.name}: {len(batching.batches)} batch{'es' if len(batching.batches) > 1 else ''}, "
-                     f"{batching.pad_share:.0%} <pad> in the encoder", fontsize=9, loc="left")
-    legend = [Patch(color=NEEDED, label="steps the row needs"), Patch(color=WAITING, label="finished, waiting for its batch")]
+        ax.set_title(
+            f"{batching.name}: {len(batching.batches)} batch{'es' if len(batching.batches) > 1 else ''}, "
+            f"{batching.pad_share:.0%} <pad> in the encoder",
+            fontsize=9,
+            loc="left",
+        )
+    legend = [
+        Patch(color=NEEDED, label="steps the row needs"),
+        Patch(color=WAITING, label="finished, waiting for its batch"),
+    ]
     fig.legend(handles=legend, fontsize=7, loc="outside lower center", ncols=2, frameon=False)
     return fig

@@ -7,8 +7,10 @@ import pandas as pd
 
 from .render import STEP_COLUMNS, expected_words, fmt_prob
 
-NO_FORCE = ("*Click a candidate in the per-step table (or choose a step and a word below) to make the decoder say it "
-            "there and see what it does next.*")
+NO_FORCE = (
+    "*Click a candidate in the per-step table (or choose a step and a word below) to make the decoder say it "
+    "there and see what it does next.*"
+)
 
 
 def forced_steps(result: dict, step: int) -> tuple[int, list[str]]:
@@ -19,7 +21,8 @@ def forced_steps(result: dict, step: int) -> tuple[int, list[str]]:
 
 
 def force_choices(result: dict | None, step: int | None, max_src_len: int) -> list[str]:
-    """The words one may force at 1-based `step`: the decoder's top-k candidates there, then the exact doubling's word."""
+    """The words one may force at 1-based `step`: the decoder's top-k candidates there, then the exact doubling's
+    word."""
     if not result or not isinstance(step, int) or not 1 <= step <= len(result["steps"]):
         return []
     here = result["steps"][step - 1]
@@ -74,10 +77,23 @@ def forced_table(before: dict, after: dict, step: int, max_src_len: int) -> pd.D
         was = before["steps"][i] if i < len(before["steps"]) else None
         mark = "⚑ forced" if i == step else ("≠" if was is None or was["token"] != now["token"] else "")
         candidates = [f"{w}  {fmt_prob(p)}" for w, p in now["top_k"]]
-        rows.append([i + 1, now["chunk"] + 1, expected[i], was["token"] if was else "", fmt_prob(was["prob"]) if was else "",
-                     now["token"], fmt_prob(now["prob"]), mark] + candidates + [""] * (k - len(candidates)))
+        rows.append(
+            [
+                i + 1,
+                now["chunk"] + 1,
+                expected[i],
+                was["token"] if was else "",
+                fmt_prob(was["prob"]) if was else "",
+                now["token"],
+                fmt_prob(now["prob"]),
+                mark,
+            ]
+            + candidates
+            + [""] * (k - len(candidates))
+        )
     columns = ["step", "chunk", "expected", "before", "p before", "forced run", "p", "change"] + [
-        f"top {i}" for i in range(1, k + 1)]
+        f"top {i}" for i in range(1, k + 1)
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -86,8 +102,10 @@ def forced_note(before: dict, after: dict, step: int, word: str, max_src_len: in
     p = after["steps"][step]["prob"]
     parted = divergence(before, after)
     back, wrong = recovered(after, step, max_src_len)
-    lines = [f"**Forced `{word}` at step {step + 1}**: the decoder itself gave it p = {fmt_prob(p)} there "
-             f"(it had said `{before['steps'][step]['token']}`)."]
+    lines = [
+        f"**Forced `{word}` at step {step + 1}**: the decoder itself gave it p = {fmt_prob(p)} there "
+        f"(it had said `{before['steps'][step]['token']}`)."
+    ]
     if parted is None:
         lines.append("Nothing changed: that was the word it said anyway.")
     else:
@@ -95,11 +113,15 @@ def forced_note(before: dict, after: dict, step: int, word: str, max_src_len: in
     if step + 1 >= len(after["steps"]) or after["steps"][step]["token"] == "<eos>":
         lines.append("The forced word ended its chunk: there is nothing after it.")
     elif back:
-        lines.append("After it, the decoder **got back** to the exact doubling of the rest: a state that has read the "
-                     "whole sentence can shrug off one wrong word.")
+        lines.append(
+            "After it, the decoder **got back** to the exact doubling of the rest: a state that has read the "
+            "whole sentence can shrug off one wrong word."
+        )
     else:
-        lines.append(f"After it, the decoder **did not recover**: step {wrong + 1} says "
-                     f"`{after['steps'][wrong]['token']}` where the doubling has `{expected_words(after, max_src_len)[wrong]}`. "
-                     "It conditions on its own words (exposure bias): one wrong word can lead it astray.")
+        lines.append(
+            f"After it, the decoder **did not recover**: step {wrong + 1} says "
+            f"`{after['steps'][wrong]['token']}` where the doubling has `{expected_words(after, max_src_len)[wrong]}`. "
+            "It conditions on its own words (exposure bias): one wrong word can lead it astray."
+        )
     lines.append(f"Output: `{after['output']}`")
     return "\n\n".join(lines)

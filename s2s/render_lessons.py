@@ -1,4 +1,5 @@
-"""The page's lessons from others' mistakes and from the evaluation: forgetting to pack, and where the model is reliable."""
+"""The page's lessons from others' mistakes and from the evaluation: forgetting to pack, and where the model is
+reliable."""
 
 from __future__ import annotations
 
@@ -33,30 +34,53 @@ def unpacked_table(view: UnpackedView, results: list[dict]) -> pd.DataFrame:
     rows = []
     for r, (s, c) in enumerate(zip(view.row_sentence, view.row_chunk)):
         packed = chunk_output(results[s], c)
-        rows.append([
-            r + 1, f"{s + 1}" + (f" · chunk {c + 1}" if results[s]["chunks"] > 1 else ""), view.lengths[r],
-            view.pads_read[r], f"{view.distance[r]:.1%}", packed, view.outputs[r] or "(nothing: <eos> at once)",
-            "no" if view.outputs[r] == packed else "yes, still exact" if view.exact[r] else "yes: ✗ wrong",
-        ])
+        rows.append(
+            [
+                r + 1,
+                f"{s + 1}" + (f" · chunk {c + 1}" if results[s]["chunks"] > 1 else ""),
+                view.lengths[r],
+                view.pads_read[r],
+                f"{view.distance[r]:.1%}",
+                packed,
+                view.outputs[r] or "(nothing: <eos> at once)",
+                "no" if view.outputs[r] == packed else "yes, still exact" if view.exact[r] else "yes: ✗ wrong",
+            ]
+        )
     # state moved: |h_unpacked - h_packed| / |h_packed|, how far the padding pushed the final encoder state
-    columns = ["row", "sentence", "words", "<pad> read", "state moved", "with packing (yours)", "without packing", "changed"]
+    columns = [
+        "row",
+        "sentence",
+        "words",
+        "<pad> read",
+        "state moved",
+        "with packing (yours)",
+        "without packing",
+        "changed",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def unpacked_note(view: UnpackedView, results: list[dict]) -> str:
-    changed = [r for r in range(len(view.rows))
-               if view.outputs[r] != chunk_output(results[view.row_sentence[r]], view.row_chunk[r])]
+    changed = [
+        r
+        for r in range(len(view.rows))
+        if view.outputs[r] != chunk_output(results[view.row_sentence[r]], view.row_chunk[r])
+    ]
     padded = [r for r in range(len(view.rows)) if view.pads_read[r]]
     longest = max(view.lengths)
     if not padded:
-        what = (f"All {len(view.rows)} rows are {longest} words long, so no row reads a `<pad>` and packing changes "
-                "nothing. Add a shorter sentence and press **Double** again to see the bug.")
+        what = (
+            f"All {len(view.rows)} rows are {longest} words long, so no row reads a `<pad>` and packing changes "
+            "nothing. Add a shorter sentence and press **Double** again to see the bug."
+        )
     else:
         wrong = sum(not view.exact[r] for r in padded)
-        what = (f"**{len(changed)} of {len(view.rows)} rows** come out differently without packing, and {wrong} of the "
-                f"{len(padded)} rows shorter than the longest ({longest} words) are no longer the exact doubling: their "
-                "final state has read the `<pad>` after their last word. The longest rows read no `<pad>`, and their "
-                "state equals the packed one.")
+        what = (
+            f"**{len(changed)} of {len(view.rows)} rows** come out differently without packing, and {wrong} of the "
+            f"{len(padded)} rows shorter than the longest ({longest} words) are no longer the exact doubling: their "
+            "final state has read the `<pad>` after their last word. The longest rows read no `<pad>`, and their "
+            "state equals the packed one."
+        )
     return (
         f"{what}\n\nThis is the bug in PyTorch's own seq2seq tutorial ([pytorch/tutorials#3643]({GITHUB}/pytorch/"
         "tutorials/issues/3643)): without `pack_padded_sequence`, how much `<pad>` a sentence reads depends on its "
@@ -78,8 +102,10 @@ def mask_note(masked_loss: float, unmasked_loss: float, pad_targets: int) -> str
 
 # --- where the model is reliable ---
 
-NO_EVALUATION = ("*These weights came without an evaluation (`evaluation.json` beside them), so the page cannot "
-                 "say where the model is reliable. `python -m s2s.evaluate --model weights --write-card` writes it.*")
+NO_EVALUATION = (
+    "*These weights came without an evaluation (`evaluation.json` beside them), so the page cannot "
+    "say where the model is reliable. `python -m s2s.evaluate --model weights --write-card` writes it.*"
+)
 
 
 def reliability_figure(g: Grid, marks: list[tuple[Assessment, bool]] = ()) -> Figure:
@@ -99,10 +125,22 @@ def reliability_figure(g: Grid, marks: list[tuple[Assessment, bool]] = ()) -> Fi
     for family, bucket in {(a.family, a.bucket) for a, _ in marks}:
         if family in g.rows and bucket in g.buckets:
             wrong = (family, bucket) in wrong_cells
-            ax.add_patch(Rectangle((g.buckets.index(bucket) - 0.48, g.rows.index(family) - 0.46), 0.96, 0.92,
-                                   fill=False, edgecolor="#dc2626" if wrong else "#1d4ed8", linewidth=2.2))
-    ax.set_title(f"Exact match by sentence family and length (beam width {g.beam_width})\n"
-                 "outlined: where your sentences fall (red: one of them was wrong)", fontsize=9, loc="left")
+            ax.add_patch(
+                Rectangle(
+                    (g.buckets.index(bucket) - 0.48, g.rows.index(family) - 0.46),
+                    0.96,
+                    0.92,
+                    fill=False,
+                    edgecolor="#dc2626" if wrong else "#1d4ed8",
+                    linewidth=2.2,
+                )
+            )
+    ax.set_title(
+        f"Exact match by sentence family and length (beam width {g.beam_width})\n"
+        "outlined: where your sentences fall (red: one of them was wrong)",
+        fontsize=9,
+        loc="left",
+    )
     fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, format=lambda x, _: f"{x:.0%}")
     return fig
 
@@ -122,12 +160,15 @@ def _wrong_lines(results: list[dict], assessed: list[Assessment], g: Grid | None
 
 
 def wrong_note(results: list[dict], assessed: list[Assessment], g: Grid | None) -> str:
-    """Under the results: the sentences that did not come out exactly, each with what the evaluation says, and a link."""
+    """Under the results: the sentences that did not come out exactly, each with what the evaluation says, and a
+    link."""
     lines = _wrong_lines(results, assessed, g)
     if not lines:
         return ""
-    return (f"**{len(lines)} of {len(results)}** not doubled exactly — "
-            f"[where the model is reliable ↓](#{RELIABILITY_ANCHOR}):\n\n" + "\n".join(lines))
+    return (
+        f"**{len(lines)} of {len(results)}** not doubled exactly — "
+        f"[where the model is reliable ↓](#{RELIABILITY_ANCHOR}):\n\n" + "\n".join(lines)
+    )
 
 
 def reliability_note(results: list[dict], assessed: list[Assessment], g: Grid | None) -> str:
@@ -141,5 +182,7 @@ def reliability_note(results: list[dict], assessed: list[Assessment], g: Grid | 
         return head + "\n\n" + NO_EVALUATION
     cells = sorted((v, r, b) for r, row in zip(g.rows, g.exact) for b, v in zip(g.buckets, row) if v is not None)
     weakest = ", ".join(f"{g.label(r)} of {b} words ({v:.0%})" for v, r, b in cells[:3])
-    return (f"{head}\n\nThe chart is the shipped model's evaluation on fresh sentences (`{g.command}`). Weakest: "
-            f"{weakest}. A sentence longer than the model's row is cut into chunks, each doubled on its own.")
+    return (
+        f"{head}\n\nThe chart is the shipped model's evaluation on fresh sentences (`{g.command}`). Weakest: "
+        f"{weakest}. A sentence longer than the model's row is cut into chunks, each doubled on its own."
+    )

@@ -33,12 +33,30 @@ def _draw(ax, tree: BeamTree, step_w: float) -> None:
                 continue  # a finished beam passing through: no word, same score
             text_color = "#111827" if node.alive else "#9ca3af"
             if roomy:
-                ax.text(t, node.beam - 0.16, node.word[:9], ha="center", va="bottom", fontsize=7, color=text_color,
-                        parse_math=False, fontweight="bold" if node.kept else "normal")
+                ax.text(
+                    t,
+                    node.beam - 0.16,
+                    node.word[:9],
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                    color=text_color,
+                    parse_math=False,
+                    fontweight="bold" if node.kept else "normal",
+                )
                 ax.text(t, node.beam + 0.14, f"{node.score:.3g}", ha="center", va="top", fontsize=6, color="#6b7280")
             else:
-                ax.text(t + 0.12, node.beam - 0.1, node.word[:8], ha="left", va="bottom", fontsize=6, rotation=90,
-                        color=text_color, parse_math=False)
+                ax.text(
+                    t + 0.12,
+                    node.beam - 0.1,
+                    node.word[:8],
+                    ha="left",
+                    va="bottom",
+                    fontsize=6,
+                    rotation=90,
+                    color=text_color,
+                    parse_math=False,
+                )
     for color, width in ((PRUNED, 1.0), (ALIVE, 1.0), (KEPT, 2.4)):  # the kept path drawn last, on top
         ax.add_collection(LineCollection(edges[color], colors=color, linewidths=width))
     ax.scatter([0], [0], s=30, color=KEPT, zorder=3)
@@ -67,8 +85,12 @@ def tree_figure(trees: list[BeamTree]) -> Figure:
     for ax, tree in zip(axes, shown):
         chunk = f"chunk {tree.chunk + 1}: " if len(trees) > 1 else ""
         scores = "" if step_w >= 0.55 else "; scores in the table"
-        ax.set_title(f"{chunk}width {tree.width}, {len(tree.steps)} steps. Indigo: the kept path (log p "
-                     f"{tree.kept_score:.3g}); blue: alive at the end; grey: pruned{scores}", fontsize=8, loc="left")
+        ax.set_title(
+            f"{chunk}width {tree.width}, {len(tree.steps)} steps. Indigo: the kept path (log p "
+            f"{tree.kept_score:.3g}); blue: alive at the end; grey: pruned{scores}",
+            fontsize=8,
+            loc="left",
+        )
         _draw(ax, tree, step_w)
     axes[-1].set_xlabel("decode step", fontsize=8)
     if len(trees) > len(shown):
@@ -84,21 +106,27 @@ def _cell(node: BeamNode) -> str:
 def tree_table(trees: list[BeamTree]) -> pd.DataFrame:
     """Every beam of every step: its word, its log-probability so far, and the beam it extends (← n)."""
     width = trees[0].width
-    rows = [[tree.chunk + 1, t] + [_cell(node) for node in step]
-            for tree in trees for t, step in enumerate(tree.steps, 1)]
+    rows = [
+        [tree.chunk + 1, t] + [_cell(node) for node in step] for tree in trees for t, step in enumerate(tree.steps, 1)
+    ]
     return pd.DataFrame(rows, columns=["chunk", "step"] + [f"beam {b + 1}" for b in range(width)])
 
 
 def tree_note(trees: list[BeamTree]) -> str:
     width = trees[0].width
     if width == 1:
-        return ("**Width 1 is greedy decoding**: one beam, the likeliest word at every step, nothing to prune. "
-                "Set the beam width above 1 and press **Double** again to watch a search.")
+        return (
+            "**Width 1 is greedy decoding**: one beam, the likeliest word at every step, nothing to prune. "
+            "Set the beam width above 1 and press **Double** again to watch a search."
+        )
     overtakes = sum(t.overtakes for t in trees)
     pruned = sum(not node.alive for t in trees for step in t.steps for node in step)
-    turn = (f"The kept path was **not** the best beam at {overtakes} step(s): there, greedy decoding would have "
-            "followed another word." if overtakes else
-            "The kept path was the best beam at every step: here greedy decoding would have found the same doubling.")
+    turn = (
+        f"The kept path was **not** the best beam at {overtakes} step(s): there, greedy decoding would have "
+        "followed another word."
+        if overtakes
+        else "The kept path was the best beam at every step: here greedy decoding would have found the same doubling."
+    )
     return (
         f"At every step each of the {width} beams is extended by its {width} likeliest words, and the {width} best "
         f"of those {width * width} candidates (by log-probability so far) go on; the others are dropped. "

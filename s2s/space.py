@@ -47,8 +47,12 @@ def serving_modules(app: Path = ROOT / APP) -> list[str]:
 
 
 def _is_main_block(statement: ast.stmt) -> bool:
-    return (isinstance(statement, ast.If) and isinstance(statement.test, ast.Compare)
-            and isinstance(statement.test.left, ast.Name) and statement.test.left.id == "__name__")
+    return (
+        isinstance(statement, ast.If)
+        and isinstance(statement.test, ast.Compare)
+        and isinstance(statement.test.left, ast.Name)
+        and statement.test.left.id == "__name__"
+    )
 
 
 def _module_files(base: Path, dotted: list[str]) -> list[Path]:
@@ -61,8 +65,12 @@ def _imported_files(node: ast.AST, path: Path, package: Path) -> list[Path]:
     """Files under s2s that an import statement may load: `import s2s.x.y`, `from s2s.x import y` and, inside s2s,
     `from .x import y` / `from ..x import y`; y may be a name in x or a submodule of it."""
     if isinstance(node, ast.Import):
-        return [f for alias in node.names if alias.name.split(".")[0] == "s2s"
-                for f in _module_files(package.parent, alias.name.split("."))]
+        return [
+            f
+            for alias in node.names
+            if alias.name.split(".")[0] == "s2s"
+            for f in _module_files(package.parent, alias.name.split("."))
+        ]
     if not isinstance(node, ast.ImportFrom):
         return []
     if node.level == 0 and node.module and node.module.split(".")[0] == "s2s":
@@ -117,8 +125,10 @@ def check_model_and_revision(model: str, revision: str) -> None:
         raise ValueError(f"--model {model!r} is not a Hub model id like 'owner/name'") from error
     if not COMMIT.fullmatch(revision):
         # A branch or tag can move under a running Space; a commit cannot.
-        raise ValueError(f"--revision {revision!r} is not a commit id: pin the 40-hex commit that "
-                         "`python -m s2s.hub push` printed")
+        raise ValueError(
+            f"--revision {revision!r} is not a commit id: "
+            "pin the 40-hex commit that `python -m s2s.publish push` printed"
+        )
 
 
 def build(out: Path, model: str, revision: str, weights: Path = hub.BUNDLED) -> list[Path]:
@@ -142,8 +152,11 @@ def build(out: Path, model: str, revision: str, weights: Path = hub.BUNDLED) -> 
     space_card(model, revision).save(out / "README.md")
     hub.write_pin(out, model, revision)
     files = space_files(out)
-    too_big = [f"{file.relative_to(out)} ({file.stat().st_size:,} bytes)" for file in files
-               if file.stat().st_size >= MAX_FILE_BYTES]
+    too_big = [
+        f"{file.relative_to(out)} ({file.stat().st_size:,} bytes)"
+        for file in files
+        if file.stat().st_size >= MAX_FILE_BYTES
+    ]
     if too_big:
         raise ValueError(f"over {MAX_FILE_BYTES:,} bytes, which the Hub takes only through LFS: {', '.join(too_big)}")
     return files
@@ -163,9 +176,14 @@ def push(folder: Path, space_id: str, private: bool = False, api: HfApi | None =
     model, revision = hub.read_pin(folder)
     # delete_patterns="*": files of an earlier build that this one dropped would still be served. upload_folder
     # keeps the Hub's own .gitattributes and does not delete what it uploads again.
-    info = api.upload_folder(folder_path=folder, repo_id=space_id, repo_type="space", delete_patterns="*",
-                             ignore_patterns=["**/__pycache__/**", "__pycache__/**"],
-                             commit_message=f"Word Doubler Space serving {model}@{revision[:12]}")
+    info = api.upload_folder(
+        folder_path=folder,
+        repo_id=space_id,
+        repo_type="space",
+        delete_patterns="*",
+        ignore_patterns=["**/__pycache__/**", "__pycache__/**"],
+        commit_message=f"Word Doubler Space serving {model}@{revision[:12]}",
+    )
     return info.oid
 
 
@@ -183,7 +201,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     b = commands.add_parser("build", help="write the Space folder: app.py, the serving s2s/, fallback weights, README")
     b.add_argument("out", type=Path, help="a new or empty folder")
     b.add_argument("--model", required=True, help="the Hub model repository the Space serves, owner/name")
-    b.add_argument("--revision", required=True, help="the commit to pin: 40 hex digits, as s2s.hub push prints")
+    b.add_argument("--revision", required=True, help="the commit to pin: 40 hex digits, as s2s.publish push prints")
     b.add_argument("--weights", type=Path, default=hub.BUNDLED, help="the fallback weights to copy (default: weights/)")
     p = commands.add_parser("push", help="upload a built Space folder to a Space repository, one commit")
     p.add_argument("folder", type=Path, help="the folder `build` wrote")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -95,8 +95,10 @@ class WordTokenizer:
             return FIRST_SLOT_ID + slots.index(word)
         token_id = self.stoi.get(word)
         if token_id is None or token_id in (PAD_ID, SOS_ID):
-            raise ValueError(f"{word!r} is not a word the decoder can say here: it says vocabulary words, this "
-                             "sentence's own words and <eos>")
+            raise ValueError(
+                f"{word!r} is not a word the decoder can say here: it says vocabulary words, this "
+                "sentence's own words and <eos>"
+            )
         return token_id
 
     def namer(self, slots: list[str]) -> Callable[[int], str]:
@@ -124,6 +126,6 @@ class WordTokenizer:
         Path(path).write_text(json.dumps(data, ensure_ascii=False, indent=0), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "WordTokenizer":
+    def load(cls, path: str | Path) -> WordTokenizer:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls(words=data["words"], num_slots=data["num_slots"])

@@ -35,6 +35,7 @@ from .recipe import learning_rate, parse_args
 from .tokenizer import PAD_ID, WordTokenizer
 from .train_step import TrainingLoss, bf16_is_fast
 
+
 def machine_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -88,13 +89,21 @@ def build_model(args) -> tuple[Seq2Seq, WordTokenizer]:
         model.load_state_dict(start.state_dict())
     else:
         tokenizer = WordTokenizer(build_vocabulary(args.vocab_size), num_slots=args.max_len)
-        model = Seq2Seq(Seq2SeqConfig(
-            vocab_size=tokenizer.vocab_size, embed_size=args.embed_size, hidden_size=args.hidden_size,
-            num_layers=args.num_layers, freeze_embedding=args.freeze_embedding, dropout=args.dropout,
-            max_src_len=args.max_len,
-        ))
+        model = Seq2Seq(
+            Seq2SeqConfig(
+                vocab_size=tokenizer.vocab_size,
+                embed_size=args.embed_size,
+                hidden_size=args.hidden_size,
+                num_layers=args.num_layers,
+                freeze_embedding=args.freeze_embedding,
+                dropout=args.dropout,
+                max_src_len=args.max_len,
+            )
+        )
     if args.max_len > tokenizer.num_slots:
-        raise SystemExit(f"--max-len {args.max_len}: the tokenizer has only {tokenizer.num_slots} slots for unknown words")
+        raise SystemExit(
+            f"--max-len {args.max_len}: the tokenizer has only {tokenizer.num_slots} slots for unknown words"
+        )
     return model, tokenizer
 
 
@@ -112,7 +121,9 @@ def restore(args, run_dir: Path, model, optimizer, runtime: Runtime) -> dict:
             print(f"resumed from {run_dir} at step {state['step']}, level {state['level']}", file=sys.stderr)
     elif args.export_only:
         raise SystemExit(f"--export-only: no checkpoint in {run_dir} (and --resume is needed to read one)")
-    state["commands"].append(" ".join(["python -m s2s.train"] + (sys.argv[1:] if args.argv is None else list(args.argv))))
+    state["commands"].append(
+        " ".join(["python -m s2s.train"] + (sys.argv[1:] if args.argv is None else list(args.argv)))
+    )
     if args.config:
         state["recipe"] = {"path": args.config, "text": Path(args.config).read_text(encoding="utf-8")}
     return state
@@ -127,14 +138,20 @@ def measure_families(model, sources: dict[str, list[list[int]]], device) -> dict
 def pooled(by_family: dict[str, dict[int, float]]) -> dict[int, float]:
     """Exact match by length over all families, each family weighing the same."""
     lengths = sorted({n for by_length in by_family.values() for n in by_length})
-    return {n: sum(b[n] for b in by_family.values() if n in b) / sum(n in b for b in by_family.values()) for n in lengths}
+    return {
+        n: sum(b[n] for b in by_family.values() if n in b) / sum(n in b for b in by_family.values()) for n in lengths
+    }
 
 
 def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
     """The given rows of a batch, trimmed to their own longest sentence."""
     longest = int(batch.lengths[rows].max())
-    return TrainingBatch(batch.src[rows, :longest], batch.lengths[rows],
-                         batch.tgt_in[rows, : 2 * longest + 1], batch.tgt_out[rows, : 2 * longest + 1])
+    return TrainingBatch(
+        batch.src[rows, :longest],
+        batch.lengths[rows],
+        batch.tgt_in[rows, : 2 * longest + 1],
+        batch.tgt_out[rows, : 2 * longest + 1],
+    )
 
 
 def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBatch:
@@ -184,9 +201,20 @@ def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, a
     return loss.item(), token_acc
 
 
-def evaluate_and_keep_best(model, tokenizer, optimizer, state: dict, curriculum: Curriculum, eval_sources, args,
-                           runtime: Runtime, running_loss: float, token_acc: float, run_dir: Path,
-                           precision: str) -> None:
+def evaluate_and_keep_best(
+    model,
+    tokenizer,
+    optimizer,
+    state: dict,
+    curriculum: Curriculum,
+    eval_sources,
+    args,
+    runtime: Runtime,
+    running_loss: float,
+    token_acc: float,
+    run_dir: Path,
+    precision: str,
+) -> None:
     """Held-out exact match on every family, a log row, the best model exported, the curriculum raised,
     a checkpoint: all on the main process."""
     by_family = measure_families(model, eval_sources, runtime.device)
@@ -196,11 +224,19 @@ def evaluate_and_keep_best(model, tokenizer, optimizer, state: dict, curriculum:
     exact_level = sum(by_length[n] for n in level_lengths) / len(level_lengths)
     exact_all = sum(by_length.values()) / len(by_length)
     row = {
-        "step": state["step"], "seconds": round(state["seconds"], 1), "train_loss": running_loss,
-        "token_acc": token_acc, "level": curriculum.level, "max_len": args.max_len,
-        "exact_level": exact_level, "exact_all": exact_all, "native_length": native,
+        "step": state["step"],
+        "seconds": round(state["seconds"], 1),
+        "train_loss": running_loss,
+        "token_acc": token_acc,
+        "level": curriculum.level,
+        "max_len": args.max_len,
+        "exact_level": exact_level,
+        "exact_all": exact_all,
+        "native_length": native,
         "exact_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
-        "lr": learning_rate(state["step"] - 1, args), "processes": runtime.world, "precision": precision,
+        "lr": learning_rate(state["step"] - 1, args),
+        "processes": runtime.world,
+        "precision": precision,
     }
     with (run_dir / "log.jsonl").open("a") as f:
         f.write(json.dumps(row) + "\n")
@@ -227,7 +263,9 @@ def main(argv=None) -> None:
 
     model, tokenizer = build_model(args)
     model.to(runtime.device)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay
+    )
     state = restore(args, run_dir, model, optimizer, runtime)
     if args.export_only:
         if runtime.is_main:
@@ -236,10 +274,13 @@ def main(argv=None) -> None:
 
     # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
     rng = random.Random(args.seed * 1_000_003 + runtime.rank * 7919 + state["step"])
-    sampler = FamilyMix(tokenizer, rng.randrange(2**31), args.mix, uniform_share=args.uniform_share, run_share=args.run_share)
+    sampler = FamilyMix(
+        tokenizer, rng.randrange(2**31), args.mix, uniform_share=args.uniform_share, run_share=args.run_share
+    )
     curriculum = Curriculum(args.max_len, state["level"], step=args.level_step, uniform_share=args.length_uniform_share)
-    eval_sources = family_sources(tokenizer, args.eval_names, range(1, args.max_len + 1), args.eval_per_length,
-                                  seed=args.seed + 99_991)  # the fixed held-out sets
+    eval_sources = family_sources(
+        tokenizer, args.eval_names, range(1, args.max_len + 1), args.eval_per_length, seed=args.seed + 99_991
+    )  # the fixed held-out sets
     loss_module = TrainingLoss(model, bf16=use_bf16(args, runtime.device))
     trainer = DistributedDataParallel(loss_module) if runtime.distributed else loss_module
 
@@ -251,8 +292,9 @@ def main(argv=None) -> None:
             group["lr"] = learning_rate(state["step"], args)
         if args.fp32_last and state["step"] >= args.steps - args.fp32_last:
             loss_module.bf16 = False
-        loss, token_acc = train_step(trainer, model, optimizer, sampler, curriculum.lengths(rng, mined_rows(args)),
-                                     runtime.device, args)
+        loss, token_acc = train_step(
+            trainer, model, optimizer, sampler, curriculum.lengths(rng, mined_rows(args)), runtime.device, args
+        )
         state["step"] += 1
         running_loss = loss if running_loss is None else 0.98 * running_loss + 0.02 * loss
         bar.update(1)
@@ -263,8 +305,20 @@ def main(argv=None) -> None:
             level = torch.tensor([curriculum.level])
             if runtime.is_main:
                 state["seconds"] = seconds_before + time.time() - started
-                evaluate_and_keep_best(model, tokenizer, optimizer, state, curriculum, eval_sources, args, runtime,
-                                       running_loss, token_acc, run_dir, "bf16" if loss_module.bf16 else "fp32")
+                evaluate_and_keep_best(
+                    model,
+                    tokenizer,
+                    optimizer,
+                    state,
+                    curriculum,
+                    eval_sources,
+                    args,
+                    runtime,
+                    running_loss,
+                    token_acc,
+                    run_dir,
+                    "bf16" if loss_module.bf16 else "fp32",
+                )
                 level = torch.tensor([curriculum.level])
             if runtime.distributed:
                 dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum
@@ -283,16 +337,25 @@ def export_checkpoint(model, tokenizer, state: dict, args, device) -> None:
     """--export-only: measure the checkpoint on larger fresh sets than the training evaluation's (whose
     64 sentences per length cannot tell 99.5% from 100%), one per evaluated family, then export it with
     the chunk length that best_chunk_length chooses over all of them."""
-    sources = family_sources(tokenizer, args.eval_names, range(1, args.max_len + 1), args.export_per_length,
-                             seed=args.seed + 424_243)  # neither training's nor evaluation's sentences
+    sources = family_sources(
+        tokenizer, args.eval_names, range(1, args.max_len + 1), args.export_per_length, seed=args.seed + 424_243
+    )  # neither training's nor evaluation's sentences
     by_family = measure_families(model, sources, device)
     by_length = pooled(by_family)
     chunk_length = best_chunk_length(by_length, args.max_len, args.export_per_length * len(by_family))
-    print(json.dumps({"step": state["step"], "native_length": native_length(by_length), "chunk_length": chunk_length,
-                      "predicted_exact_match": predicted_exact_match(by_length, chunk_length, args.max_len),
-                      "exact_match_by_length": by_length,
-                      "exact_match_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()}}),
-          file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "step": state["step"],
+                "native_length": native_length(by_length),
+                "chunk_length": chunk_length,
+                "predicted_exact_match": predicted_exact_match(by_length, chunk_length, args.max_len),
+                "exact_match_by_length": by_length,
+                "exact_match_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
+            }
+        ),
+        file=sys.stderr,
+    )
     export(model, tokenizer, chunk_length, Path(args.out), state, device, by_length)
 
 

@@ -22,7 +22,9 @@ def bf16_is_fast(device: torch.device) -> bool:
     """Whether bf16 autocast is worth taking: CUDA with bf16, or a CPU with AMX or AVX-512 BF16 (oneDNN says)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    return (
+        device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
 
 
 def encode_to_last_word(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -36,14 +38,19 @@ def encode_to_last_word(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor
     return outputs[torch.arange(src.size(0), device=src.device), last][None]  # (1, B, H)
 
 
-def training_loss(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, tgt_in: torch.Tensor,
-                  tgt_out: torch.Tensor, bf16: bool = False) -> tuple[torch.Tensor, float]:
+def training_loss(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    lengths: torch.Tensor,
+    tgt_in: torch.Tensor,
+    tgt_out: torch.Tensor,
+    bf16: bool = False,
+) -> tuple[torch.Tensor, float]:
     """(masked NLL of the teacher-forced batch, token accuracy): `masked_nll(model(src, lengths, tgt_in), tgt_out)`."""
     with torch.autocast(src.device.type, dtype=torch.bfloat16, enabled=bf16):
         hidden = encode_to_last_word(model, src, lengths)  # (L, B, H)
         features, _ = model.decoder(model.embedding(tgt_in), hidden)  # (B, S, E)
-    return fused_masked_nll_and_accuracy(features, model.embedding.weight, model.out_bias, tgt_out,
-                                         model.config.pad_id)
+    return fused_masked_nll_and_accuracy(features, model.embedding.weight, model.out_bias, tgt_out, model.config.pad_id)
 
 
 class TrainingLoss(nn.Module):

@@ -18,7 +18,6 @@ from .limits import MAX_COMPARE_SENTENCES
 from .reliability import assess, grid
 from .unpacked import unpacked_view
 
-
 # Results the page's JSON view keeps once the run is drawn: the shape of the answer, not a second copy of it
 # (128 results with top-10 lists are ~6 MB of objects that a session would otherwise hold until it is evicted).
 API_PREVIEW = 3
@@ -28,8 +27,10 @@ def api_preview(results: list[dict]) -> tuple[list[dict], str]:
     """The results the page's JSON view shows, and its label."""
     if len(results) <= API_PREVIEW:
         return results, "Response of /double"
-    return results[:API_PREVIEW], (f"Response of /double: the first {API_PREVIEW} of {len(results)} results shown "
-                                   "(client.predict returns them all)")
+    return results[:API_PREVIEW], (
+        f"Response of /double: the first {API_PREVIEW} of {len(results)} results shown "
+        "(client.predict returns them all)"
+    )
 
 
 def results_of(state: dict | None) -> list[dict]:
@@ -46,12 +47,21 @@ def chosen(results: list[dict], index) -> dict | None:
 
 def sentence_view(wd: WordDoubler, result: dict | None) -> dict:
     """One sentence: its output coloured by confidence, the per-step table and plot; its beam tree waits for a press."""
-    cleared = {"tree_plot": None, "tree_table": None, "tree_note": page_text.PRESS_TREE,
-               "forced_note": render_force.NO_FORCE, "forced_table": None}
+    cleared = {
+        "tree_plot": None,
+        "tree_table": None,
+        "tree_note": page_text.PRESS_TREE,
+        "forced_note": render_force.NO_FORCE,
+        "forced_table": None,
+    }
     if result is None:
         return {"highlighted": None, "steps_table": None, "steps_plot": None, **cleared}
-    return {"highlighted": render.confidence_text(result), "steps_table": render.step_table(result, wd.max_src_len),
-            "steps_plot": render.step_plot(result, wd.max_src_len), **cleared}
+    return {
+        "highlighted": render.confidence_text(result),
+        "steps_table": render.step_table(result, wd.max_src_len),
+        "steps_plot": render.step_plot(result, wd.max_src_len),
+        **cleared,
+    }
 
 
 def compare_view(wd: WordDoubler, results: list[dict], top_k: int, beam_width: int, enabled: bool) -> str:
@@ -62,8 +72,15 @@ def compare_view(wd: WordDoubler, results: list[dict], top_k: int, beam_width: i
     return render_batch.compare_note(compare(wd, sentences[:MAX_COMPARE_SENTENCES], top_k, beam_width), len(sentences))
 
 
-def run_view(wd: WordDoubler, results: list[dict], top_k: int, beam_width: int, batch: dict,
-             evaluation: dict | None, compare_on: bool) -> dict:
+def run_view(
+    wd: WordDoubler,
+    results: list[dict],
+    top_k: int,
+    beam_width: int,
+    batch: dict,
+    evaluation: dict | None,
+    compare_on: bool,
+) -> dict:
     """After /double, the default view from its results: one teacher-forced pass for the losses, no more.
 
     batch: how the request ran (the micro-batcher's `BatchInfo` as a dict); evaluation: the shipped model's
@@ -103,16 +120,21 @@ def tree_view(wd: WordDoubler, result: dict | None, beam_width: int) -> dict:
     if result is None:
         return {"tree_plot": None, "tree_table": None, "tree_note": page_text.PRESS_DOUBLE}
     trees = beam_trees(wd, result["input"], beam_width)
-    return {"tree_plot": render_search.tree_figure(trees), "tree_table": render_search.tree_table(trees),
-            "tree_note": render_search.tree_note(trees)}
+    return {
+        "tree_plot": render_search.tree_figure(trees),
+        "tree_table": render_search.tree_table(trees),
+        "tree_note": render_search.tree_note(trees),
+    }
 
 
 def unpacked_views(wd: WordDoubler, results: list[dict], beam_width: int) -> dict:
     if not results:
         return {"unpacked_table": None, "unpacked_note": page_text.PRESS_DOUBLE}
     view = unpacked_view(wd, [r["input"] for r in results], beam_width)
-    return {"unpacked_table": render_lessons.unpacked_table(view, results),
-            "unpacked_note": render_lessons.unpacked_note(view, results)}
+    return {
+        "unpacked_table": render_lessons.unpacked_table(view, results),
+        "unpacked_note": render_lessons.unpacked_note(view, results),
+    }
 
 
 def force_view(wd: WordDoubler, result: dict | None, step, word: str | None, top_k: int, beam_width: int) -> dict:
@@ -121,12 +143,16 @@ def force_view(wd: WordDoubler, result: dict | None, step, word: str | None, top
     if result is None:
         return {"forced_note": page_text.PRESS_DOUBLE, "forced_table": None}
     if not isinstance(step, int) or not 1 <= step <= len(result["steps"]) or not word:
-        return {"forced_note": f"Choose a step from 1 to {len(result['steps'])} and a word to force there.",
-                "forced_table": None}
+        return {
+            "forced_note": f"Choose a step from 1 to {len(result['steps'])} and a word to force there.",
+            "forced_table": None,
+        }
     chunk, before = render_force.forced_steps(result, step - 1)
     try:
         forced = wd.force(result["input"], before + [word], chunk=chunk, top_k=top_k, beam_width=beam_width).to_dict()
     except ValueError as error:
         return {"forced_note": f"Cannot force `{word}` at step {step}: {error}.", "forced_table": None}
-    return {"forced_note": render_force.forced_note(result, forced, step - 1, word, wd.max_src_len),
-            "forced_table": render_force.forced_table(result, forced, step - 1, wd.max_src_len)}
+    return {
+        "forced_note": render_force.forced_note(result, forced, step - 1, word, wd.max_src_len),
+        "forced_table": render_force.forced_table(result, forced, step - 1, wd.max_src_len),
+    }

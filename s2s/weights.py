@@ -74,15 +74,19 @@ def checked_tokenizer(folder: Path, config: Seq2SeqConfig) -> WordTokenizer:
         raise ValueError(f"{TOKENIZER}: words must be a list of strings")
     if not isinstance(slots, int) or isinstance(slots, bool) or slots < config.max_src_len:
         # A chunk of max_src_len words may be all unknown words, each needing a slot of its own.
-        raise ValueError(f"{TOKENIZER}: num_slots must be a whole number of at least config.json's max_src_len "
-                         f"({config.max_src_len}), got {slots!r}")
+        raise ValueError(
+            f"{TOKENIZER}: num_slots must be a whole number of at least config.json's max_src_len "
+            f"({config.max_src_len}), got {slots!r}"
+        )
     try:
         tokenizer = WordTokenizer(words, num_slots=slots)
     except ValueError as error:
         raise ValueError(f"{TOKENIZER}: {error}") from None
     if tokenizer.vocab_size != config.vocab_size:
-        raise ValueError(f"{TOKENIZER}: has {tokenizer.vocab_size:,} ids ({len(words):,} words + {slots} slots + 3), "
-                         f"config.json's vocab_size is {config.vocab_size:,}")
+        raise ValueError(
+            f"{TOKENIZER}: has {tokenizer.vocab_size:,} ids ({len(words):,} words + {slots} slots + 3), "
+            f"config.json's vocab_size is {config.vocab_size:,}"
+        )
     return tokenizer
 
 

@@ -30,7 +30,9 @@ def decode_gflop(config, results: list[DoubleResult], beam_width: int) -> float:
     """Encoder steps (one per word) plus decoder steps (each beam of each row, until its row is done),
     each decoder step a GRU step, the projection to the embedding and the tied output layer."""
     encoder = sum(len(r.input.split()) for r in results) * gru_step_flops(config)
-    per_decoder_step = gru_step_flops(config) + 2 * config.hidden_size * config.embed_size + 2 * config.embed_size * config.vocab_size
+    per_decoder_step = (
+        gru_step_flops(config) + 2 * config.hidden_size * config.embed_size + 2 * config.embed_size * config.vocab_size
+    )
     decoder = sum(len(r.steps) for r in results) * beam_width * per_decoder_step
     return (encoder + decoder) / 1e9
 

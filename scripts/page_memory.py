@@ -19,8 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def largest_request(seed: int) -> str:
@@ -29,8 +34,10 @@ def largest_request(seed: int) -> str:
 
     rng = random.Random(seed)
     words = ["I", "love", "CUDA", "the", "cat", "sat", "on", "a", "mat", "my", "name", "is", "Sunil", "Zq", "no"]
-    lines = [" ".join(rng.choice(words) + (str(rng.randrange(99)) if rng.random() < 0.2 else "") for _ in range(20))
-             for _ in range(MAX_SENTENCES)]
+    lines = [
+        " ".join(rng.choice(words) + (str(rng.randrange(99)) if rng.random() < 0.2 else "") for _ in range(20))
+        for _ in range(MAX_SENTENCES)
+    ]
     text = "\n".join(lines)
     return text[:MAX_CHARS].rsplit("\n", 1)[0] if len(text) > MAX_CHARS else text
 
@@ -63,8 +70,13 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=float, default=120, help="seconds one view may take")
     p.add_argument("--json", default=None, help="also write the report to this file")
-    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                   help="an environment variable for the server (e.g. MALLOC_ARENA_MAX=2); repeatable")
+    p.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the server (e.g. MALLOC_ARENA_MAX=2); repeatable",
+    )
     args = p.parse_args(argv)
 
     from playwright.sync_api import sync_playwright
@@ -84,11 +96,20 @@ def main(argv=None) -> dict:
             print(f"run {run + 1}: {seconds[-1]:.1f} s, server RSS {rss[-1]:.0f} MB", file=sys.stderr, flush=True)
         browser.close()
     tail = rss[-10:]
-    report = {"runs": args.runs, "server_env": env, "session_capacity": SESSION_CAPACITY,
-              "sentences": len(text.splitlines()), "characters": len(text), "rss_mb_start": start_rss,
-              "rss_mb_by_run": rss, "rss_mb_end": rss[-1] if rss else None, "rss_mb_max": max(rss, default=None),
-              "rss_mb_added_over_last_runs": (tail[-1] - tail[0]) if tail else None, "last_runs": len(tail),
-              "seconds_per_run_p50": sorted(seconds)[len(seconds) // 2] if seconds else None}
+    report = {
+        "runs": args.runs,
+        "server_env": env,
+        "session_capacity": SESSION_CAPACITY,
+        "sentences": len(text.splitlines()),
+        "characters": len(text),
+        "rss_mb_start": start_rss,
+        "rss_mb_by_run": rss,
+        "rss_mb_end": rss[-1] if rss else None,
+        "rss_mb_max": max(rss, default=None),
+        "rss_mb_added_over_last_runs": (tail[-1] - tail[0]) if tail else None,
+        "last_runs": len(tail),
+        "seconds_per_run_p50": sorted(seconds)[len(seconds) // 2] if seconds else None,
+    }
     return print_report(report, args.json)
 
 

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 def served(app, handler):
     """The handler, then Gradio's postprocessing of each output it returns."""
+
     def run(*args):
         out = handler(*args)
         for component, value in out.items():
@@ -28,6 +29,7 @@ def served(app, handler):
             if value is not None:
                 component.postprocess(value)
         return out
+
     return run
 
 
@@ -68,8 +70,10 @@ def main() -> None:
         }
         rows.append(row)
         print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    print(f"{args.sentences} x {args.words} words, {args.threads} threads, evaluation "
-          f"{'present' if app.EVALUATION else 'absent'}; fastest of {args.repeat}")
+    print(
+        f"{args.sentences} x {args.words} words, {args.threads} threads, evaluation "
+        f"{'present' if app.EVALUATION else 'absent'}; fastest of {args.repeat}"
+    )
 
 
 if __name__ == "__main__":

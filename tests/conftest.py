@@ -1,4 +1,5 @@
-"""Fixtures: the native kernels; for the app, the module (model loaded once), a real server on a free port, a headless Chromium."""
+"""Fixtures: the native kernels; for the app, the module (model loaded once), a real server on a free port, a headless
+Chromium."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")

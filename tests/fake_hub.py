@@ -57,8 +57,13 @@ def etag_of(path: str, data: bytes) -> str:
 def new_repo(files: dict[str, bytes], private: bool = False) -> dict:
     """A repository with one commit on main: {"refs": {name: commit}, "commits": {commit: {path: bytes}}, ...}."""
     commit = hashlib.sha1(json.dumps(sorted((p, etag_of(p, d)) for p, d in files.items())).encode()).hexdigest()
-    return {"refs": {"main": commit}, "commits": {commit: dict(files)}, "messages": {commit: "initial commit"},
-            "private": private, "sdk": None}
+    return {
+        "refs": {"main": commit},
+        "commits": {commit: dict(files)},
+        "messages": {commit: "initial commit"},
+        "private": private,
+        "sdk": None,
+    }
 
 
 # --- the server ----------------------------------------------------------------------------------------------
@@ -145,8 +150,9 @@ class HubHandler(BaseHTTPRequestHandler):
     def reply_json(self, data, with_body: bool = True, status: int = 200) -> None:
         self.reply(status, json.dumps(data).encode(), {"Content-Type": "application/json"}, with_body)
 
-    def error(self, status: int, code: str | None, message: str, with_body: bool = True,
-              commit: str | None = None) -> None:
+    def error(
+        self, status: int, code: str | None, message: str, with_body: bool = True, commit: str | None = None
+    ) -> None:
         headers = {"Content-Type": "application/json", "X-Error-Message": message}
         if code:
             headers["X-Error-Code"] = code
@@ -199,9 +205,17 @@ class HubHandler(BaseHTTPRequestHandler):
         repo, commit = found
         files = repo["commits"][commit]
         if route == "revision":  # HfApi.repo_info -> ModelInfo(**json)
-            info = {"_id": commit[:24], "id": repo_id, "modelId": repo_id, "sha": commit, "private": repo["private"],
-                    "gated": False, "disabled": False, "tags": [],
-                    "siblings": [{"rfilename": p} for p in sorted(files)]}
+            info = {
+                "_id": commit[:24],
+                "id": repo_id,
+                "modelId": repo_id,
+                "sha": commit,
+                "private": repo["private"],
+                "gated": False,
+                "disabled": False,
+                "tags": [],
+                "siblings": [{"rfilename": p} for p in sorted(files)],
+            }
             return self.reply_json(info, with_body)
         if route == "tree":  # HfApi.list_repo_tree -> RepoFile(**entry) for type == "file"
             return self.reply_json([tree_entry(p, d) for p, d in sorted(files.items())], with_body)
@@ -209,8 +223,12 @@ class HubHandler(BaseHTTPRequestHandler):
         if filename not in files:
             return self.error(404, "EntryNotFound", f"{filename} does not exist at {commit}", with_body, commit)
         data = files[filename]
-        headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": commit,
-                   "ETag": f'"{etag_of(filename, data)}"', "Accept-Ranges": "bytes"}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "X-Repo-Commit": commit,
+            "ETag": f'"{etag_of(filename, data)}"',
+            "Accept-Ranges": "bytes",
+        }
         self.reply(200, data, headers, with_body)
 
     # --- writing ---

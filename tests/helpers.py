@@ -14,10 +14,13 @@ def tiny_tokenizer(num_slots: int = 8) -> WordTokenizer:
     return WordTokenizer(WORDS, num_slots=num_slots)
 
 
-def tiny_model(tokenizer: WordTokenizer, seed: int = 0, hidden: int = 32, max_src_len: int = 8, layers: int = 1) -> Seq2Seq:
+def tiny_model(
+    tokenizer: WordTokenizer, seed: int = 0, hidden: int = 32, max_src_len: int = 8, layers: int = 1
+) -> Seq2Seq:
     torch.manual_seed(seed)
-    config = Seq2SeqConfig(vocab_size=tokenizer.vocab_size, embed_size=16, hidden_size=hidden, max_src_len=max_src_len,
-                           num_layers=layers)
+    config = Seq2SeqConfig(
+        vocab_size=tokenizer.vocab_size, embed_size=16, hidden_size=hidden, max_src_len=max_src_len, num_layers=layers
+    )
     return Seq2Seq(config).eval()
 
 

@@ -11,20 +11,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SUBPROCESS_TIMEOUT = 120
 
+
 def clean_env(**env: str) -> dict:
     """This environment without HF_*/proxy settings and without PYTHONPATH, plus env."""
-    clean = {k: v for k, v in os.environ.items() if not k.upper().startswith(("HF_", "HUGGING", "TRANSFORMERS_"))
-             and "PROXY" not in k.upper() and k not in ("PYTHONPATH", "S2S_MODEL", "S2S_REVISION")}
-    clean.update({"HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "OMP_NUM_THREADS": "1",
-                  "NO_PROXY": "127.0.0.1,localhost", "GRADIO_ANALYTICS_ENABLED": "False"})
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.upper().startswith(("HF_", "HUGGING", "TRANSFORMERS_"))
+        and "PROXY" not in k.upper()
+        and k not in ("PYTHONPATH", "S2S_MODEL", "S2S_REVISION")
+    }
+    clean.update(
+        {
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "OMP_NUM_THREADS": "1",
+            "NO_PROXY": "127.0.0.1,localhost",
+            "GRADIO_ANALYTICS_ENABLED": "False",
+        }
+    )
     clean.update(env)
     return clean
 
 
 def run_module(args: list[str], env: dict, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """`python -m ...` from the repository, as a person types it."""
-    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=clean_env(PYTHONPATH=str(ROOT), **env),
-                          capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT)
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=cwd,
+        env=clean_env(PYTHONPATH=str(ROOT), **env),
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
 
 
 LOADER = r"""
@@ -77,14 +96,20 @@ print("RESULTS " + json.dumps(results))
 
 
 def run_loader(actions: list[dict], env: dict, mark_url: str = "") -> dict:
-    done = subprocess.run([sys.executable, "-c", LOADER, json.dumps(actions), mark_url], cwd=ROOT,
-                          env=clean_env(PYTHONPATH=str(ROOT), **env), capture_output=True, text=True,
-                          timeout=SUBPROCESS_TIMEOUT)
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER, json.dumps(actions), mark_url],
+        cwd=ROOT,
+        env=clean_env(PYTHONPATH=str(ROOT), **env),
+        capture_output=True,
+        text=True,
+        timeout=SUBPROCESS_TIMEOUT,
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULTS ")]
     assert done.returncode == 0 and lines, f"loader failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-    return json.loads(lines[-1][len("RESULTS "):])
+    return json.loads(lines[-1][len("RESULTS ") :])
 
 
-def load(name: str, repo: str, revision: str | None = None, kind: str = "doubler",
-         sentence: str = "I love CUDA") -> dict:
+def load(
+    name: str, repo: str, revision: str | None = None, kind: str = "doubler", sentence: str = "I love CUDA"
+) -> dict:
     return {"name": name, "kind": kind, "repo": repo, "revision": revision, "sentence": sentence}

@@ -13,7 +13,8 @@ SENTENCES = ["I love CUDA", "TF is Aww", "My name is Sunil"]
 
 
 def double(app_module, *values):
-    """app.double's answer as a client reads it (it hands Gradio JSON already made, an orjson.Fragment), and its state."""
+    """app.double's answer as a client reads it (it hands Gradio JSON already made, an orjson.Fragment), and its
+    state."""
     answer, state = app_module.double_on_page(*values)
     assert orjson.dumps(app_module.double(*values)) == orjson.dumps(answer)  # /double: the same answer, no state
     assert isinstance(answer, orjson.Fragment)
@@ -119,8 +120,14 @@ def test_beam_width_reaches_the_library_and_the_notes(app_module):
 
 @pytest.mark.parametrize(
     "text, top_k, beam_width, message",
-    [("", 5, 1, "no sentences"), ("hi", 0, 1, "from 1 to 10"), ("hi", 5.5, 1, "whole number"),
-     ("hi", 5, 0, "beam_width must be a whole number from 1 to 8"), ("hi", 5, 9, "from 1 to 8"), ("hi", 5, 2.5, "whole number")],
+    [
+        ("", 5, 1, "no sentences"),
+        ("hi", 0, 1, "from 1 to 10"),
+        ("hi", 5.5, 1, "whole number"),
+        ("hi", 5, 0, "beam_width must be a whole number from 1 to 8"),
+        ("hi", 5, 9, "from 1 to 8"),
+        ("hi", 5, 2.5, "whole number"),
+    ],
 )
 def test_bad_input_raises_gr_error(app_module, text, top_k, beam_width, message):
     with pytest.raises(gr.Error, match=message):
@@ -173,13 +180,17 @@ def test_every_lesson_at_every_beam_width_with_a_chunked_sentence(app_module, be
 def test_the_lessons_for_one_and_for_128_sentences(app_module):
     from s2s.limits import MAX_SENTENCES
 
-    for text in ["I love CUDA", "\n".join(f"I love CUDA number {i} " + "and " * (i % 30) for i in range(MAX_SENTENCES))]:
+    for text in [
+        "I love CUDA",
+        "\n".join(f"I love CUDA number {i} " + "and " * (i % 30) for i in range(MAX_SENTENCES)),
+    ]:
         dicts, state = double(app_module, text, 1, 8)  # the widest beam: the biggest extra passes
         out = app_module.show_run(state, False)
         assert out[app_module.cost_md] and out[app_module.reliability_md]
         assert len(app_module.show_unpacked(state)[app_module.unpacked_df]) == sum(d["chunks"] for d in dicts)
         assert _kept_words(app_module.show_tree(state, len(dicts) - 1)[app_module.tree_df]) == [
-            s["token"] for s in dicts[-1]["steps"]]
+            s["token"] for s in dicts[-1]["steps"]
+        ]
 
 
 def test_the_reliability_chart_with_and_without_an_evaluation(app_module, monkeypatch, tmp_path):
@@ -215,6 +226,7 @@ def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_m
         def wrapper(self, *args, **kwargs):
             calls.append((kind, type(self).__name__))
             return real(self, *args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(Seq2Seq, "generate", counted(generate, "generate"))

@@ -1,4 +1,5 @@
-"""Every bad request in s2s.bad_inputs.TABLE gets a message naming the limit: from the library, raw HTTP and gradio_client."""
+"""Every bad request in s2s.bad_inputs.TABLE gets a message naming the limit: from the library, raw HTTP and
+gradio_client."""
 
 import json
 import re
@@ -48,7 +49,9 @@ def test_the_library_refuses_what_it_checks(wd, row):
 def raw_answer(url: str, row) -> tuple[int, dict | str]:
     """POST the row as a raw client would; an accepted call is followed to its event stream's last event."""
     body = row.body if row.body is not None else json.dumps({"data": row.data}).encode()  # NaN as JSON's NaN
-    request = urllib.request.Request(url.rstrip("/") + row.path, data=body, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url.rstrip("/") + row.path, data=body, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             status, posted = answer.status, json.loads(answer.read())
@@ -88,12 +91,12 @@ def test_gradio_client_gets_app_error_naming_the_limit(client, row):
 @pytest.mark.slow
 def test_two_raw_values_mean_the_default_beam_width(server_url, app_module):
     body = json.dumps({"data": ["I love CUDA", 3]}).encode()
-    request = urllib.request.Request(server_url.rstrip("/") + "/gradio_api/call/double", data=body,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server_url.rstrip("/") + "/gradio_api/call/double", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as answer:
         event_id = json.loads(answer.read())["event_id"]
     with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{event_id}", timeout=60) as stream:
         event, data = re.findall(r"event: (\w+)\ndata: (.*)\n", stream.read().decode())[-1]
     assert event == "complete"
     assert json.loads(data)[0] == [r.to_dict() for r in app_module.wd.double(["I love CUDA"], 3)]
-

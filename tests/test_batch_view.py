@@ -71,14 +71,28 @@ def test_losses_match_a_hand_computation(wd):
 
 
 def test_expected_steps_follow_the_chunks():
-    assert expected_steps("TF is Aww Aww", 3) == [["TF", "TF", "is", "is", "<eos>"], ["Aww", "Aww", "Aww", "Aww", "<eos>"]]
+    assert expected_steps("TF is Aww Aww", 3) == [
+        ["TF", "TF", "is", "is", "<eos>"],
+        ["Aww", "Aww", "Aww", "Aww", "<eos>"],
+    ]
     assert expected_steps("I love CUDA", 26) == [["I", "I", "love", "love", "CUDA", "CUDA", "<eos>"]]
 
 
 def test_expected_words_line_up_with_the_steps_that_ran():
     # Chunk 0 ("TF is") ran one step past its <eos>; chunk 1 ("Aww Aww") stopped one step short.
     chunks = [0] * 6 + [1] * 4
-    assert expected_per_step("TF is Aww Aww", chunks, 3) == ["TF", "TF", "is", "is", "<eos>", "—", "Aww", "Aww", "Aww", "Aww"]
+    assert expected_per_step("TF is Aww Aww", chunks, 3) == [
+        "TF",
+        "TF",
+        "is",
+        "is",
+        "<eos>",
+        "—",
+        "Aww",
+        "Aww",
+        "Aww",
+        "Aww",
+    ]
 
 
 def test_bad_input_is_refused(wd):

@@ -167,8 +167,9 @@ def test_steps_are_built_in_the_callers_thread_unless_cut_to_a_smaller_k(wd):
     while not calls:
         time.sleep(0.01)
     outcomes = {}
-    waiting = [threading.Thread(target=lambda k=k: outcomes.__setitem__(k, batcher.double(request(k), k)))
-               for k in (5, 3)]
+    waiting = [
+        threading.Thread(target=lambda k=k: outcomes.__setitem__(k, batcher.double(request(k), k))) for k in (5, 3)
+    ]
     for thread in waiting:
         thread.start()
     while batcher._queue.qsize() < 2:

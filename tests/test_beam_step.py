@@ -3,12 +3,20 @@
 
 import pytest
 import torch
-
 from helpers import tiny_model, tiny_tokenizer
+
 from s2s.fast import beam_step, generate
 
-SENTENCES = ["I love CUDA", "the cat sat on the mat", "my name is TF", "a", "dog is my name", "I",
-             "the cat sat on the mat is my", "Aww"]
+SENTENCES = [
+    "I love CUDA",
+    "the cat sat on the mat",
+    "my name is TF",
+    "a",
+    "dog is my name",
+    "I",
+    "the cat sat on the mat is my",
+    "Aww",
+]
 
 
 def _decode_both_ways(model, tok, sentences, width, monkeypatch, top_k=4):

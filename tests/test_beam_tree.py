@@ -2,12 +2,11 @@
 
 import pytest
 import torch
+from helpers import tiny_model, tiny_tokenizer
 
 from s2s import WordDoubler
 from s2s.beam_tree import beam_trees
 from s2s.tokenizer import PAD_ID
-
-from helpers import tiny_model, tiny_tokenizer
 
 SENTENCES = ["I love CUDA", "the cat sat on the mat", "Bob", "my name is Sunil and the cat sat on the mat too"]
 

@@ -2,16 +2,37 @@
 
 import json
 
-from s2s.bench import main
-
 from helpers import save_tiny_doubler
+
+from s2s.bench import main
 
 
 def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
     save_tiny_doubler(tmp_path / "model", max_src_len=8)
-    report = main(["--model", str(tmp_path / "model"), "--sentences", "3", "--words", "5", "--sizes", "1,4",
-                   "--mixed", "12", "--many", "50", "--train-batch", "4", "--train-steps", "1", "--repeat", "1",
-                   "--json", str(tmp_path / "bench.json")])
+    report = main(
+        [
+            "--model",
+            str(tmp_path / "model"),
+            "--sentences",
+            "3",
+            "--words",
+            "5",
+            "--sizes",
+            "1,4",
+            "--mixed",
+            "12",
+            "--many",
+            "50",
+            "--train-batch",
+            "4",
+            "--train-steps",
+            "1",
+            "--repeat",
+            "1",
+            "--json",
+            str(tmp_path / "bench.json"),
+        ]
+    )
     names = [c["name"] for c in report["cases"]]
     assert any(n.startswith("blog-style") for n in names) and any(n.startswith("training") for n in names)
     assert sum(n.startswith("one call per sentence") for n in names) == 2 and "batched greedy, B = 4" in names
@@ -25,9 +46,9 @@ def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
 
 
 def test_the_matmul_reference_has_as_many_rows_as_the_decoders_batch():
-    from s2s.yardstick import decoder_rows
     from s2s.doubler import DoubleResult
     from s2s.limits import DEFAULT_BATCH_SIZE
+    from s2s.yardstick import decoder_rows
 
     long_ones = [DoubleResult(input="x", output="x x", chunks=2) for _ in range(64)]  # 26 words: two rows each
     assert decoder_rows(long_ones, 1) == 128 and decoder_rows(long_ones, 2) == 256

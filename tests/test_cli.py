@@ -5,10 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import save_tiny_doubler
 
 from s2s import WordDoubler
-
-from helpers import save_tiny_doubler
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +71,17 @@ def test_a_long_stream_comes_out_in_order_and_a_closed_pipe_ends_quietly(model_d
     done = run_cli("--model", model_dir, "--beam-width", "1", stdin="\n".join(lines) + "\n")
     assert done.returncode == 0, done.stderr
     out = done.stdout.split("\n")[:-1]
-    assert len(out) == len(lines) and all((o == "") == (l == "") for o, l in zip(out, lines))
-    expected = WordDoubler.from_pretrained(model_dir, device="cpu").double([l for l in lines if l], beam_width=1)
+    assert len(out) == len(lines) and all((o == "") == (line == "") for o, line in zip(out, lines))
+    expected = WordDoubler.from_pretrained(model_dir, device="cpu").double([x for x in lines if x], beam_width=1)
     assert [o for o in out if o] == [r.output for r in expected]
-    head = subprocess.run(f"{sys.executable} -m s2s --model {model_dir} --beam-width 1 | head -1", shell=True,
-                          input="\n".join(lines), capture_output=True, text=True, timeout=120)
+    head = subprocess.run(
+        f"{sys.executable} -m s2s --model {model_dir} --beam-width 1 | head -1",
+        shell=True,
+        input="\n".join(lines),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert head.stdout.count("\n") == 1 and "Traceback" not in head.stderr and "BrokenPipe" not in head.stderr
 
 
@@ -88,11 +93,21 @@ def test_a_silent_hub_is_one_line_and_a_non_zero_exit_within_the_deadline(tmp_pa
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # connections complete; nothing ever answers
-        env = dict(os.environ, HF_ENDPOINT=f"http://127.0.0.1:{silent.getsockname()[1]}", HF_HOME=str(tmp_path),
-                   HF_HUB_CACHE=str(tmp_path / "cache"), S2S_HUB_TIMEOUT_S="3")
+        env = dict(
+            os.environ,
+            HF_ENDPOINT=f"http://127.0.0.1:{silent.getsockname()[1]}",
+            HF_HOME=str(tmp_path),
+            HF_HUB_CACHE=str(tmp_path / "cache"),
+            S2S_HUB_TIMEOUT_S="3",
+        )
         started = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "s2s", "--model", "someone/model", "hi"], capture_output=True,
-                              text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [sys.executable, "-m", "s2s", "--model", "someone/model", "hi"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         elapsed = time.monotonic() - started
     assert done.returncode == 1 and elapsed < 30
     assert done.stderr.strip().splitlines() == ["error: could not load the model: the Hub did not answer within 3 s"]

@@ -67,15 +67,18 @@ def test_a_raw_call_gets_the_same_answer_as_gradio_client(client, server_url):
     import urllib.request
 
     text, expected = "I love CUDA\ncafé naïve", client.predict("I love CUDA\ncafé naïve", 3, 2, api_name="/double")
-    request = urllib.request.Request(server_url.rstrip("/") + "/gradio_api/call/double", method="POST",
-                                     data=json.dumps({"data": [text, 3, 2]}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        server_url.rstrip("/") + "/gradio_api/call/double",
+        method="POST",
+        data=json.dumps({"data": [text, 3, 2]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as answer:
         event_id = json.loads(answer.read())["event_id"]
     with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{event_id}", timeout=60) as stream:
         lines = stream.read().decode("utf-8").splitlines()
     assert lines[0] == "event: complete"
-    assert json.loads(lines[1][len("data: "):])[0] == expected and expected[1]["input"] == "café naïve"
+    assert json.loads(lines[1][len("data: ") :])[0] == expected and expected[1]["input"] == "café naïve"
 
 
 BAD_INPUTS = {
@@ -111,7 +114,9 @@ def test_concurrent_clients_are_not_mixed(server_url, app_module):
         sentences, top_k = item
         client = Client(server_url, verbose=False)
         try:
-            return client.predict("\n".join(sentences) if isinstance(sentences, list) else sentences, top_k, api_name="/double")
+            return client.predict(
+                "\n".join(sentences) if isinstance(sentences, list) else sentences, top_k, api_name="/double"
+            )
         except AppError as error:
             return error
 

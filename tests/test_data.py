@@ -1,13 +1,14 @@
-"""Synthetic data: sentences look like the tokenizer's output, targets are exact doublings, lengths follow the curriculum."""
+"""Synthetic data: sentences look like the tokenizer's output, targets are exact doublings, lengths follow the
+curriculum."""
 
 import random
+
+from helpers import tiny_tokenizer
 
 from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence, with_repeated_word
 from s2s.evaluate import score
 from s2s.measure import best_chunk_length, native_length, predicted_exact_match
 from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
-
-from helpers import tiny_tokenizer
 
 
 def test_sampled_slots_appear_in_order_of_first_appearance():
@@ -25,7 +26,9 @@ def test_sampled_slots_appear_in_order_of_first_appearance():
 
 def test_sampler_is_reproducible_from_its_seed():
     tok = tiny_tokenizer()
-    assert [SentenceSampler(tok, seed=7).sentence(6) for _ in range(3)] == [SentenceSampler(tok, seed=7).sentence(6) for _ in range(3)]
+    assert [SentenceSampler(tok, seed=7).sentence(6) for _ in range(3)] == [
+        SentenceSampler(tok, seed=7).sentence(6) for _ in range(3)
+    ]
 
 
 def test_collate_builds_teacher_forcing_pairs():
@@ -96,10 +99,12 @@ def ranked_tokenizer() -> WordTokenizer:
 
 def test_uniform_share_decides_how_often_rare_words_come():
     tok = ranked_tokenizer()
+
     def mean_id(share):
         sampler = SentenceSampler(tok, seed=3, oov_rate=0.0, uniform_share=share)
         ids = [i for _ in range(200) for i in sampler.sentence(10)]
         return sum(ids) / len(ids)
+
     assert mean_id(0.0) < 0.6 * mean_id(1.0)  # Zipf: mostly common (low-id) words
     assert abs(mean_id(1.0) - (tok.first_word_id + tok.vocab_size - 1) / 2) < 60
 

@@ -1,14 +1,14 @@
-"""Sentence families: each generator yields what it promises, and the training mix encodes them as the tokenizer would."""
+"""Sentence families: each generator yields what it promises, and the training mix encodes them as the tokenizer
+would."""
 
 import random
 import re
 
 import pytest
+from helpers import tiny_tokenizer
 
 from s2s.families import FAMILIES, FamilyMix, family_sources, parse_mix
 from s2s.tokenizer import WordTokenizer
-
-from helpers import tiny_tokenizer
 
 LENGTHS = [1, 2, 3, 7, 13, 25, 26, 40, 52]
 
@@ -60,7 +60,9 @@ def test_all_unknown_fills_every_slot_with_distinct_words(tok):
 
 
 def test_unknown_share_spans_none_to_all(tok):
-    shares = [sum(w not in tok.stoi for w in words) / len(words) for words in sample("unknown_share", tok, 20, count=300)]
+    shares = [
+        sum(w not in tok.stoi for w in words) / len(words) for words in sample("unknown_share", tok, 20, count=300)
+    ]
     assert min(shares) <= 0.1 and max(shares) >= 0.9 and 0.3 < sum(shares) / len(shares) < 0.7
 
 
@@ -87,7 +89,9 @@ def test_the_training_mix_encodes_like_the_tokenizer_and_keeps_the_random_mix():
     mixed = FamilyMix(tok, seed=1, mix=parse_mix("random=0.5,run=0.5"))
     batch = mixed.batch([5] * 64)
     assert batch.src.shape == (64, 5) and (batch.lengths == 5).all()
-    assert any(len(set(row.tolist())) == 1 for row in batch.src) and any(len(set(row.tolist())) > 1 for row in batch.src)
+    assert any(len(set(row.tolist())) == 1 for row in batch.src) and any(
+        len(set(row.tolist())) > 1 for row in batch.src
+    )
 
 
 def test_a_mix_names_only_known_families():
@@ -130,8 +134,11 @@ def test_training_and_evaluation_draw_the_new_family_from_one_generator_with_dif
     training = FamilyMix(tok, seed=1234, mix={"doubled": 1.0})
     trained = [training.sentence(10) for _ in range(50)]
     assert all(ids[0::2] == ids[1::2] for ids in trained)  # in pairs as ids, as the tokenizer encodes the text
-    evaluated = [tok.encode(s)[0] for s in family_sentences(tok, "doubled", per_bucket=20, seed=2026)
-                 if len(s.split()) <= tok.num_slots]  # longer ones are doubled in chunks, each encoded alone
+    evaluated = [
+        tok.encode(s)[0]
+        for s in family_sentences(tok, "doubled", per_bucket=20, seed=2026)
+        if len(s.split()) <= tok.num_slots
+    ]  # longer ones are doubled in chunks, each encoded alone
     assert all(ids[0::2][: len(ids) // 2] == ids[1::2] for ids in evaluated)
     tens = [ids for ids in evaluated if len(ids) == 10]
     assert tens and all(ids not in trained for ids in tens if len({i for i in ids if i >= tok.first_word_id}) >= 3)

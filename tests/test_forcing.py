@@ -3,11 +3,10 @@ free decoding; a forced row decodes the same alone as inside any batch; bad pref
 
 import pytest
 import torch
+from helpers import tiny_model, tiny_tokenizer
 
 from s2s.data import collate
 from s2s.tokenizer import EOS_ID, PAD_ID, SOS_ID
-
-from helpers import tiny_model, tiny_tokenizer
 
 TOK = tiny_tokenizer()
 
@@ -55,8 +54,9 @@ def test_a_forced_row_decodes_the_same_alone_and_inside_a_batch(width):
     batch = collate(sources)
     together = model.generate(batch.src, batch.lengths, top_k=2, beam_width=width, prefix=prefix_tensor(forced))
     for row, (ids, f) in enumerate(zip(sources, forced)):
-        alone = model.generate(torch.tensor([ids]), torch.tensor([len(ids)]), top_k=2, beam_width=width,
-                               prefix=prefix_tensor([f]))
+        alone = model.generate(
+            torch.tensor([ids]), torch.tensor([len(ids)]), top_k=2, beam_width=width, prefix=prefix_tensor([f])
+        )
         steps = int(alone.num_steps[0])
         assert int(together.num_steps[row]) == steps
         assert together.tokens[row, :steps].tolist() == alone.tokens[0, :steps].tolist()
@@ -74,13 +74,16 @@ def test_without_a_prefix_the_forced_route_gives_the_usual_answers():
     assert torch.equal(usual.tokens, empty.tokens) and torch.allclose(usual.probs, empty.probs, atol=1e-5)
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([[4, PAD_ID, 5]], "no <pad> within it"),
-    ([[SOS_ID]], "not <sos>"),
-    ([[10_000]], "ids of words the decoder can say"),
-    ([[EOS_ID, 4]], "<eos> may only be a prefix's last word"),
-    ([[4] * 8], "longer than its row's 7 steps"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([[4, PAD_ID, 5]], "no <pad> within it"),
+        ([[SOS_ID]], "not <sos>"),
+        ([[10_000]], "ids of words the decoder can say"),
+        ([[EOS_ID, 4]], "<eos> may only be a prefix's last word"),
+        ([[4] * 8], "longer than its row's 7 steps"),
+    ],
+)
 def test_bad_prefixes_are_refused_with_a_clear_message(rows, message):
     model = tiny_model(TOK, seed=5)
     with pytest.raises(ValueError, match=message):
@@ -109,12 +112,15 @@ def test_forcing_words_gives_a_result_whose_chunk_starts_with_them(wd):
     assert forced.chunks == usual.chunks == 2
 
 
-@pytest.mark.parametrize("prefix, chunk, message", [
-    (["Qwerty"], 0, "'Qwerty' is not a word the decoder can say here"),
-    (["<pad>"], 0, "is not a word the decoder can say"),
-    (["I"] * 10, 0, "longer than the chunk's 9 steps"),
-    (["I"], 2, "doubled in 2 chunk"),
-])
+@pytest.mark.parametrize(
+    "prefix, chunk, message",
+    [
+        (["Qwerty"], 0, "'Qwerty' is not a word the decoder can say here"),
+        (["<pad>"], 0, "is not a word the decoder can say"),
+        (["I"] * 10, 0, "longer than the chunk's 9 steps"),
+        (["I"], 2, "doubled in 2 chunk"),
+    ],
+)
 def test_what_cannot_be_forced_is_refused_by_name(wd, prefix, chunk, message):
     with pytest.raises(ValueError, match=message):
         wd.force("I love CUDA Zorblax the cat sat", prefix, chunk=chunk)

@@ -4,13 +4,12 @@ masked_nll(model(...)), in value and in every gradient, on padded batches."""
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import tiny_model, tiny_tokenizer
 
 from s2s.data import collate
 from s2s.fused_loss import fused_masked_nll, fused_masked_nll_and_accuracy
 from s2s.loss import masked_nll
 from s2s.train_step import encode_to_last_word, training_loss
-
-from helpers import tiny_model, tiny_tokenizer
 
 PAD = 0
 
@@ -54,15 +53,17 @@ def test_padding_counts_nothing_in_the_fused_loss():
     features, weight, bias, target = padded_batch(3)
     changed = features.clone()
     changed[target == PAD] = 1e3  # what the decoder says at a padded position must not matter
-    assert torch.equal(fused_masked_nll(changed, weight, bias, target, PAD),
-                       fused_masked_nll(features, weight, bias, target, PAD))
+    assert torch.equal(
+        fused_masked_nll(changed, weight, bias, target, PAD), fused_masked_nll(features, weight, bias, target, PAD)
+    )
 
 
 def test_bf16_matmuls_stay_close_and_the_accuracy_is_the_argmax_share():
     features, weight, bias, target = (t.float() if t.is_floating_point() else t for t in padded_batch(4, rows=32))
     expected = plain(features, weight, bias, target)
-    assert torch.allclose(fused_masked_nll(features, weight, bias, target, PAD, matmul_dtype=torch.bfloat16),
-                          expected, rtol=2e-2)
+    assert torch.allclose(
+        fused_masked_nll(features, weight, bias, target, PAD, matmul_dtype=torch.bfloat16), expected, rtol=2e-2
+    )
     _, accuracy = fused_masked_nll_and_accuracy(features, weight, bias, target, PAD)
     keep = target != PAD
     best = (features @ weight.t() + bias).argmax(-1)
@@ -90,5 +91,6 @@ def test_the_encoder_read_to_each_rows_last_word_is_the_packed_one():
     model = tiny_model(tok, seed=6)
     batch = collate([[4, 5, 6, 7, 8, 9], [7], [8, 9, 10]])
     with torch.no_grad():
-        assert torch.allclose(encode_to_last_word(model, batch.src, batch.lengths),
-                              model.encode(batch.src, batch.lengths), atol=1e-6)
+        assert torch.allclose(
+            encode_to_last_word(model, batch.src, batch.lengths), model.encode(batch.src, batch.lengths), atol=1e-6
+        )

@@ -18,8 +18,9 @@ pytestmark = pytest.mark.slow  # launches the app server
 
 
 def post(url: str, path: str, payload) -> dict:
-    request = urllib.request.Request(url.rstrip("/") + path, data=json.dumps(payload).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url.rstrip("/") + path, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as answer:
         return json.loads(answer.read())
 
@@ -29,8 +30,8 @@ def call(url: str, data: list) -> tuple[str, object, str]:
     event_id = post(url, "/gradio_api/call/double", {"data": data})["event_id"]
     with urllib.request.urlopen(f"{url.rstrip('/')}/gradio_api/call/double/{event_id}", timeout=120) as stream:
         lines = stream.read().decode().splitlines()
-    event = [line[len("event: "):] for line in lines if line.startswith("event: ")][-1]
-    data = [line[len("data: "):] for line in lines if line.startswith("data: ")][-1]
+    event = [line[len("event: ") :] for line in lines if line.startswith("event: ")][-1]
+    data = [line[len("data: ") :] for line in lines if line.startswith("data: ")][-1]
     return event, json.loads(data), event_id
 
 
@@ -85,15 +86,20 @@ def test_past_the_queue_bound_a_request_hears_busy_at_once(server_url, app_modul
 
 
 def test_uploads_are_refused(server_url):
-    request = urllib.request.Request(server_url.rstrip("/") + "/gradio_api/upload", data=b"x" * 50_000,
-                                     headers={"Content-Type": "application/octet-stream"})
+    request = urllib.request.Request(
+        server_url.rstrip("/") + "/gradio_api/upload",
+        data=b"x" * 50_000,
+        headers={"Content-Type": "application/octet-stream"},
+    )
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 403 and "takes no files" in json.loads(refused.value.read())["error"]
 
 
-@pytest.mark.parametrize("path, code, message", [("/gradio_api/call/double", 413, "request body too large"),
-                                                   ("/gradio_api/upload", 403, "takes no files")])
+@pytest.mark.parametrize(
+    "path, code, message",
+    [("/gradio_api/call/double", 413, "request body too large"), ("/gradio_api/upload", 403, "takes no files")],
+)
 def test_a_refused_large_body_gets_its_answer_not_a_connection_reset(server_url, path, code, message):
     """A client still sending megabytes hears why (the guard drains the body); closing on unread bytes would
     reset the connection under the client's feet. Several rounds: without the drain, most of them reset."""
@@ -101,8 +107,9 @@ def test_a_refused_large_body_gets_its_answer_not_a_connection_reset(server_url,
 
     body = b'{"data": ["' + b"a" * (4 * MAX_BODY_BYTES) + b'", 5]}'
     for _ in range(5):
-        request = urllib.request.Request(server_url.rstrip("/") + path, data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            server_url.rstrip("/") + path, data=body, headers={"Content-Type": "application/json"}
+        )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
         assert refused.value.code == code and message in json.loads(refused.value.read())["error"]
@@ -130,15 +137,19 @@ def test_a_refused_raw_call_never_enters_gradios_queue_and_unread_refusals_are_b
         event, data, event_id = call(server_url, ["", 5])
         assert event == "error" and "no sentences given" in data["error"]
         assert event_id not in queue.pending_messages_per_session
-    unread = [post(server_url, "/gradio_api/call/double", {"data": ["", 5]})["event_id"]
-              for _ in range(guard.REFUSED_STREAMS_KEPT + 5)]
+    unread = [
+        post(server_url, "/gradio_api/call/double", {"data": ["", 5]})["event_id"]
+        for _ in range(guard.REFUSED_STREAMS_KEPT + 5)
+    ]
     assert len(queue.pending_messages_per_session) == before
     event, data, _ = call(server_url, ["x", 99])  # the newest refusals are still answered
     assert event == "error" and "top_k" in data["error"]
     with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{unread[-1]}", timeout=30) as stream:
         assert b"no sentences given" in stream.read()
     try:  # the oldest unread refusal was dropped: its id is unknown now (Gradio cuts such a stream short)
-        with urllib.request.urlopen(f"{server_url.rstrip('/')}/gradio_api/call/double/{unread[0]}", timeout=30) as stream:
+        with urllib.request.urlopen(
+            f"{server_url.rstrip('/')}/gradio_api/call/double/{unread[0]}", timeout=30
+        ) as stream:
             body = stream.read()
     except (OSError, http.client.HTTPException):
         body = b""

@@ -26,7 +26,8 @@ rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
 libc = ctypes.CDLL(None)
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
-libc.free(libc.malloc(8 << 20))  # a freed mapped block raises glibc's mmap threshold: 1 MiB blocks now come from the heap
+# A freed mapped block raises glibc's mmap threshold: 1 MiB blocks now come from the heap.
+libc.free(libc.malloc(8 << 20))
 blocks = [libc.malloc(1 << 20) for _ in range(200)]
 for b in blocks:
     ctypes.memset(b, 1, 1 << 20)  # touched: resident

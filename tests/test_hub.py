@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub, etag_of, serving
-from hub_processes import run_loader
-from hub_processes import load as load_action
 from helpers import save_tiny_doubler
+from hub_processes import load as load_action
+from hub_processes import run_loader
 from safetensors.torch import load_file
 
 from s2s import hub
@@ -73,7 +73,9 @@ def fake_hub(revisions):
     repo = {
         "refs": {rev: COMMITS[rev] for rev in SEEDS},
         "commits": {COMMITS[rev]: revisions[rev]["files"] for rev in SEEDS},
-        "messages": {}, "private": False, "sdk": None,
+        "messages": {},
+        "private": False,
+        "sdk": None,
     }
     with serving(FakeHub({REPO: repo, DOTTED_REPO: repo})) as server:
         yield server
@@ -110,7 +112,11 @@ def hub_cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def online(fake_hub, hub_cache, tmp_path_factory):
     """Everything loaded through the server, once: results by action name."""
-    env = {"HF_ENDPOINT": fake_hub.url, "HF_HUB_CACHE": str(hub_cache), "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
+    env = {
+        "HF_ENDPOINT": fake_hub.url,
+        "HF_HUB_CACHE": str(hub_cache),
+        "HF_HOME": str(tmp_path_factory.mktemp("hf-home")),
+    }
     return run_loader(ONLINE_ACTIONS, env, mark_url=fake_hub.url)
 
 
@@ -118,8 +124,12 @@ def online(fake_hub, hub_cache, tmp_path_factory):
 def offline(online, fake_hub, hub_cache, tmp_path_factory):
     """The same repo, offline, from the cache the online run populated; the server stays up to catch any request."""
     before = len(fake_hub.requests)
-    env = {"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": fake_hub.url, "HF_HUB_CACHE": str(hub_cache),
-           "HF_HOME": str(tmp_path_factory.mktemp("hf-home-offline"))}
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "HF_ENDPOINT": fake_hub.url,
+        "HF_HUB_CACHE": str(hub_cache),
+        "HF_HOME": str(tmp_path_factory.mktemp("hf-home-offline")),
+    }
     results = run_loader(OFFLINE_ACTIONS, env)
     results["requests"] = fake_hub.requests[before:]
     return results
@@ -242,7 +252,8 @@ def test_offline_missing_repo_raises_a_clear_error_and_the_app_falls_back(offlin
 
 
 def build_cache_by_hand(cache: Path, repo: str, commit: str, source_dir: Path) -> None:
-    """The layout huggingface_hub writes (checked against it above): blobs named by ETag, relative snapshot links, refs."""
+    """The layout huggingface_hub writes (checked against it above): blobs named by ETag, relative snapshot links,
+    refs."""
     folder = storage(cache, repo)
     (folder / "blobs").mkdir(parents=True)
     (folder / "snapshots" / commit).mkdir(parents=True)
@@ -276,8 +287,11 @@ def test_a_hub_that_never_answers_times_out_and_the_app_falls_back(tmp_path):
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # the kernel completes connections; nothing ever reads or answers them
-        env = {"HF_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}", "HF_HUB_CACHE": str(tmp_path / "cache"),
-               "HF_HOME": str(tmp_path / "home")}
+        env = {
+            "HF_ENDPOINT": f"http://127.0.0.1:{silent.getsockname()[1]}",
+            "HF_HUB_CACHE": str(tmp_path / "cache"),
+            "HF_HOME": str(tmp_path / "home"),
+        }
         started = time.monotonic()
         got = run_loader([{**load("silent", kind="fallback"), "hub_timeout": 2}], env)["silent"]
         elapsed = time.monotonic() - started

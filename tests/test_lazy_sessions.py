@@ -30,8 +30,9 @@ def test_a_lazy_session_holds_the_same_configs_and_state(app_module, lazy):
     eager = eager_session(app_module.demo)
     session = SessionState(app_module.demo)
     assert isinstance(session.config_values, lazy_sessions.LazyConfigValues)
-    assert {k: v for k, v in vars(session).items() if k != "config_values"}.keys() == \
-        {k for k in vars(eager) if k != "config_values"}
+    assert {k: v for k, v in vars(session).items() if k != "config_values"}.keys() == {
+        k for k in vars(eager) if k != "config_values"
+    }
     assert session.STATE_TTL_WHEN_CLOSED == eager.STATE_TTL_WHEN_CLOSED and session.state_data == eager.state_data
     assert len(session.config_values) == len(eager.config_values)
     assert dict(session.config_values.items()) == eager.config_values

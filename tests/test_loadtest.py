@@ -13,8 +13,23 @@ from s2s.loadtest import flood, main
 
 @pytest.mark.slow
 def test_eight_users_get_their_own_answers_and_no_errors(tmp_path):
-    report = main(["--local", "--users", "8", "--requests", "5", "--sentences", "3", "--words", "6", "--flood", "2",
-                   "--json", str(tmp_path / "load.json")])
+    report = main(
+        [
+            "--local",
+            "--users",
+            "8",
+            "--requests",
+            "5",
+            "--sentences",
+            "3",
+            "--words",
+            "6",
+            "--flood",
+            "2",
+            "--json",
+            str(tmp_path / "load.json"),
+        ]
+    )
     assert report["answered_requests"] == 40 and report["errors"] == 0 and report["busy"] == 0
     assert report["users_nice"] == 19
     assert report["flood_served"] > 0 and report["flood_busy"] == report["flood_other"] == 0  # two senders fill nothing

@@ -54,11 +54,14 @@ def test_a_call_gives_what_gradio_client_gives(served):
     assert [r["input"] for r in via_mcp] == SENTENCES.splitlines()
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"text": "I love CUDA", "top_k": 99, "beam_width": 2}, "top_k"),
-    ({"text": "", "top_k": 3, "beam_width": 2}, "no sentences"),
-    ({"text": "x\n" * 200, "top_k": 3, "beam_width": 2}, "at most 128"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"text": "I love CUDA", "top_k": 99, "beam_width": 2}, "top_k"),
+        ({"text": "", "top_k": 3, "beam_width": 2}, "no sentences"),
+        ({"text": "x\n" * 200, "top_k": 3, "beam_width": 2}, "at most 128"),
+    ],
+)
 def test_a_bad_call_gets_the_limits_message_not_a_traceback(served, arguments, message):
     async def call(session):
         return await session.call_tool("double", arguments)
@@ -66,4 +69,4 @@ def test_a_bad_call_gets_the_limits_message_not_a_traceback(served, arguments, m
     result = asyncio.run(mcp_session(served, call))
     text = " ".join(getattr(c, "text", "") for c in result.content)
     assert result.isError and message in text, text
-    assert "Traceback" not in text and "File \"" not in text
+    assert "Traceback" not in text and 'File "' not in text

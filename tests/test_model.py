@@ -4,13 +4,12 @@ import random
 
 import pytest
 import torch
+from helpers import tiny_model, tiny_tokenizer
 from safetensors.torch import load_file
 
 from s2s.fast import generate
 from s2s.model import Seq2Seq, reverse_padded
 from s2s.tokenizer import EOS_ID, PAD_ID, SOS_ID
-
-from helpers import tiny_model, tiny_tokenizer
 
 SENTENCES = ["I love CUDA", "TF is Aww", "the cat sat on the mat", "Bob", "my name is Sunil and Sunil is my name"[:40]]
 

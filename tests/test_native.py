@@ -1,11 +1,11 @@
-"""s2s/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding either way."""
+"""s2s/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding either
+way."""
 
 import pytest
 import torch
+from helpers import tiny_model, tiny_tokenizer
 
 from s2s.fast import decode, generate, gru_cell, native
-
-from helpers import tiny_model, tiny_tokenizer
 
 
 def test_the_kernels_are_built_once_and_reported(kernels):
@@ -13,8 +13,10 @@ def test_the_kernels_are_built_once_and_reported(kernels):
     assert native.status().startswith("native kernels (")
 
 
-@pytest.mark.parametrize("cause, environment", [("S2S_NATIVE=0", {"S2S_NATIVE": "0"}),
-                                                ("no C compiler found", {"CC": "no-such-compiler-here"})])
+@pytest.mark.parametrize(
+    "cause, environment",
+    [("S2S_NATIVE=0", {"S2S_NATIVE": "0"}), ("no C compiler found", {"CC": "no-such-compiler-here"})],
+)
 def test_without_the_kernels_decoding_uses_torch(monkeypatch, cause, environment):
     monkeypatch.setattr(native, "_state", {})
     for name, value in environment.items():

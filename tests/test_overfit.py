@@ -1,12 +1,11 @@
 """A tiny overfit: the model, loss and data pipeline can learn exact doubling of a few sentences."""
 
 import torch
+from helpers import tiny_model, tiny_tokenizer
 
 from s2s.data import collate
 from s2s.loss import masked_nll
 from s2s.tokenizer import EOS_ID, PAD_ID
-
-from helpers import tiny_model, tiny_tokenizer
 
 SENTENCES = ["I love CUDA", "TF is Aww", "my name is Sunil", "the cat sat on the mat", "a dog", "Bob"]
 

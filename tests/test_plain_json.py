@@ -12,8 +12,16 @@ from gradio.data_classes import JsonData
 from s2s import plain_json as module
 from s2s.plain_json import plain_json
 
-ANSWER = [{"input": "I love CUDA", "output": "I I love love CUDA CUDA", "is_exact": True, "min_prob": 0.99,
-           "chunks": 1, "steps": [{"token": "I", "prob": 0.99, "top_k": [["I", 0.99], ["<unk>", 0.01]], "chunk": 0}]}]
+ANSWER = [
+    {
+        "input": "I love CUDA",
+        "output": "I I love love CUDA CUDA",
+        "is_exact": True,
+        "min_prob": 0.99,
+        "chunks": 1,
+        "steps": [{"token": "I", "prob": 0.99, "top_k": [["I", 0.99], ["<unk>", 0.01]], "chunk": 0}],
+    }
+]
 
 
 def test_a_plain_answer_comes_out_as_gr_json_makes_it():
@@ -64,5 +72,7 @@ def test_gradios_warnings_about_a_fragment_stay_out_of_the_log_and_others_do_not
         assert JsonData.model_construct(root=fragment).model_dump() is fragment  # handed on as it is
         assert gr.JSON().postprocess(fragment).model_dump() == ANSWER  # a page session's own copy: still right
         gr.JSON().postprocess(3.5)  # any other unexpected type is still reported
-    assert [str(w.message) for w in caught] == [f"JSON component received unexpected type {float}. "
-                                                "Expected a string (including a valid JSON string), dict, list, or Callable."]
+    assert [str(w.message) for w in caught] == [
+        f"JSON component received unexpected type {float}. "
+        "Expected a string (including a valid JSON string), dict, list, or Callable."
+    ]

@@ -1,4 +1,4 @@
-"""`python -m s2s.hub push`: weights/ published with huggingface_hub's HfApi to the Hub-compatible server of
+"""`python -m s2s.publish push`: weights/ published with huggingface_hub's HfApi to the Hub-compatible server of
 tests/fake_hub.py, one commit per push, then loaded back by repo id and by the printed commit."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 from fake_hub import FakeHub, serving
-from hub_processes import load, run_loader, run_module
 from helpers import save_tiny_doubler
+from hub_processes import load, run_loader, run_module
 
 from s2s import hub
 
@@ -31,9 +31,13 @@ def server():
 
 
 def push(server, tmp_path_factory, *args: str):
-    env = {"HF_ENDPOINT": server.url, "HF_TOKEN": server.token, "HF_HUB_DISABLE_XET": "1",
-           "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
-    return run_module(["s2s.hub", "push", *args], env)
+    env = {
+        "HF_ENDPOINT": server.url,
+        "HF_TOKEN": server.token,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HOME": str(tmp_path_factory.mktemp("hf-home")),
+    }
+    return run_module(["s2s.publish", "push", *args], env)
 
 
 def printed_commit(done) -> str:
@@ -45,8 +49,11 @@ def printed_commit(done) -> str:
 
 def loads(server, tmp_path_factory, actions: list[dict]) -> dict:
     """A fresh cache each time: every load below really goes through the server."""
-    env = {"HF_ENDPOINT": server.url, "HF_HUB_CACHE": str(tmp_path_factory.mktemp("hf-cache")),
-           "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
+    env = {
+        "HF_ENDPOINT": server.url,
+        "HF_HUB_CACHE": str(tmp_path_factory.mktemp("hf-cache")),
+        "HF_HOME": str(tmp_path_factory.mktemp("hf-home")),
+    }
     return run_loader(actions, env)
 
 
@@ -73,14 +80,17 @@ def first(server, tmp_path_factory):
 def second(first, server, tmp_path_factory, tiny_folder):
     """Another push to main moves it; the first commit must still load."""
     commit = printed_commit(push(server, tmp_path_factory, "--repo-id", REPO, "--folder", str(tiny_folder)))
-    loaded = loads(server, tmp_path_factory, [load("main", REPO), load("pinned", REPO, first["commit"]),
-                                              load("tag", REPO, "v1")])
+    loaded = loads(
+        server, tmp_path_factory, [load("main", REPO), load("pinned", REPO, first["commit"]), load("tag", REPO, "v1")]
+    )
     return {"commit": commit, "loaded": loaded}
 
 
 def test_dry_run_lists_the_files_and_checks_card_and_weights_without_the_network():
-    done = run_module(["s2s.hub", "push", "--repo-id", REPO, "--dry-run"],
-                      {"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"})  # a closed port: no Hub at all
+    done = run_module(
+        ["s2s.publish", "push", "--repo-id", REPO, "--dry-run"],
+        {"HF_HUB_OFFLINE": "1", "HF_ENDPOINT": "http://127.0.0.1:9"},
+    )  # a closed port: no Hub at all
     assert done.returncode == 0, done.stderr
     assert "RuntimeWarning" not in done.stderr
     for name in SHIPPED:
@@ -136,13 +146,25 @@ def test_a_second_push_is_a_second_commit_and_the_pinned_one_still_loads(first, 
 
 
 def test_private_repo_on_a_branch_and_no_stale_evaluation(server, tmp_path_factory, tiny_folder):
-    with_evaluation = printed_commit(push(server, tmp_path_factory, "--repo-id", PRIVATE, "--private",
-                                          "--revision", "staging", "--folder", str(tiny_folder)))
+    with_evaluation = printed_commit(
+        push(
+            server,
+            tmp_path_factory,
+            "--repo-id",
+            PRIVATE,
+            "--private",
+            "--revision",
+            "staging",
+            "--folder",
+            str(tiny_folder),
+        )
+    )
     no_evaluation = tmp_path_factory.mktemp("no-evaluation")
     for name in MODEL_FILES:
         shutil.copy2(hub.BUNDLED / name, no_evaluation / name)
-    without = printed_commit(push(server, tmp_path_factory, "--repo-id", PRIVATE, "--revision", "staging",
-                                  "--folder", str(no_evaluation)))
+    without = printed_commit(
+        push(server, tmp_path_factory, "--repo-id", PRIVATE, "--revision", "staging", "--folder", str(no_evaluation))
+    )
     repo = server.repo(PRIVATE)
     assert repo["private"] and repo["refs"]["staging"] == without
     assert sorted(repo["commits"][repo["refs"]["main"]]) == [".gitattributes"]  # main untouched
@@ -159,13 +181,19 @@ def test_the_card_links_the_code_and_carries_the_mixins_tags(server, tmp_path_fa
 
     folder = tmp_path_factory.mktemp("carded")
     save_tiny_doubler(folder, seed=4)
-    training = {"commands": ["python -m s2s.train --config configs/word-doubler.toml"], "steps": 1, "seconds": 1.0,
-                "machine": "a CPU", "native_by_length": {1: 1.0}}
+    training = {
+        "commands": ["python -m s2s.train --config configs/word-doubler.toml"],
+        "steps": 1,
+        "seconds": 1.0,
+        "machine": "a CPU",
+        "native_by_length": {1: 1.0},
+    }
     write_model_card(folder, Seq2SeqConfig(), 1, 15, training)
     assert CODE_LINE in (folder / "README.md").read_text(encoding="utf-8")
     url = "https://example.org/word-doubler"
-    commit = printed_commit(push(server, tmp_path_factory, "--repo-id", "someone/carded", "--folder", str(folder),
-                                 "--code-url", url))
+    commit = printed_commit(
+        push(server, tmp_path_factory, "--repo-id", "someone/carded", "--folder", str(folder), "--code-url", url)
+    )
     card = ModelCard(server.repo("someone/carded")["commits"][commit]["README.md"].decode("utf-8"))
     assert f"Code: [{url}]({url})" in card.text and CODE_LINE not in card.text
     assert set(Seq2Seq._hub_mixin_info.model_card_data.tags) <= set(card.data.tags)  # model_hub_mixin and its kin

@@ -3,8 +3,15 @@
 import pytest
 import torch
 
-from s2s.fast.ranking import (EXP_FLOOR, TOPK_CHUNK, OutputLayer, chunked_topk, log_normalizer_, ranked_log_probs,
-                         ranked_output)
+from s2s.fast.ranking import (
+    EXP_FLOOR,
+    TOPK_CHUNK,
+    OutputLayer,
+    chunked_topk,
+    log_normalizer_,
+    ranked_log_probs,
+    ranked_output,
+)
 
 
 def padded_logits(rows: int, vocab: int = 5029, scale: float = 5.0, seed: int = 0) -> torch.Tensor:
@@ -55,7 +62,6 @@ def test_chunked_topk_equals_topk_on_a_padded_vocabulary():
     assert chunked_topk(logits, 5)[1][0].tolist() == [70, 71, 72, 73, 74]
 
 
-
 @pytest.mark.parametrize("scale", [1.0, 5.0, 60.0])
 def test_the_native_ranking_ranks_as_torch_does(kernels, scale):
     """The same ids; probabilities as close to float64's as torch's own (both within 1e-5: float32 rounding of
@@ -91,7 +97,7 @@ def test_the_native_ranking_gives_a_row_the_same_bits_alone_in_any_batch_and_thr
     finally:
         torch.set_num_threads(threads)
     for row in (0, 17, 63):
-        alone = ranked_log_probs(logits[row:row + 1].clone(), 5)
+        alone = ranked_log_probs(logits[row : row + 1].clone(), 5)
         assert all(torch.equal(whole[row], single[0]) for whole, single in zip(together, alone))
     assert all(torch.equal(a, b) for a, b in zip(together, one_thread))
 
@@ -116,7 +122,9 @@ def output_layer(rows: int, size: int = 48, embed: int = 32, vocab: int = 5029, 
     out_weight[:vocab] = torch.randn(vocab, embed, generator=generator) * 0.7
     out_bias = torch.full((padded,), float("-inf"))
     out_bias[:vocab] = torch.randn(vocab, generator=generator)
-    exact = (hidden.double() @ proj_weight.double().t() + proj_bias.double()) @ out_weight.double().t() + out_bias.double()
+    exact = (
+        hidden.double() @ proj_weight.double().t() + proj_bias.double()
+    ) @ out_weight.double().t() + out_bias.double()
     return hidden, OutputLayer.of(proj_weight, proj_bias, out_weight, out_bias), exact
 
 
@@ -142,7 +150,7 @@ def test_the_native_output_layer_gives_a_row_the_same_bits_alone_in_any_batch_an
     finally:
         torch.set_num_threads(threads)
     for row in (0, 5, 8, 36):
-        alone = ranked_output(hidden[row:row + 1], layer, 5)
+        alone = ranked_output(hidden[row : row + 1], layer, 5)
         shifted = ranked_output(hidden[row:], layer, 5)  # the row first in its tile, not at its old place
         assert all(torch.equal(whole[row], single[0]) for whole, single in zip(together, alone))
         assert all(torch.equal(whole[row], first[0]) for whole, first in zip(together, shifted))

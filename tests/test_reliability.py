@@ -5,10 +5,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import tiny_tokenizer
 
 from s2s.reliability import EVALUATION_FILE, REAL_TEXT, assess, family_of, grid, load_evaluation
-
-from helpers import tiny_tokenizer
 
 SAMPLE = Path(__file__).parent / "data" / "evaluation.json"  # the JSON `python -m s2s.evaluate` prints, trimmed
 

@@ -23,17 +23,48 @@ def step(token, prob, top_k, chunk=0):
     return {"token": token, "prob": prob, "top_k": [list(c) for c in top_k], "chunk": chunk}
 
 
-RIGHT = {"input": "I love", "output": "I I love love", "is_exact": True, "min_prob": 0.97, "chunks": 1, "steps": [
-    step("I", 0.999, [("I", 0.999), ("you", 3.1e-9)]), step("I", 0.99, [("I", 0.99), ("love", 2e-4)]),
-    step("love", 0.98, [("love", 0.98), ("I", 1e-12)]), step("love", 0.97, [("love", 0.97), ("<eos>", 0.02)]),
-    step("<eos>", 0.999, [("<eos>", 0.999), ("love", 0.0)])]}
-WRONG = {"input": "no no no", "output": "no no no no", "is_exact": False, "min_prob": 0.4, "chunks": 1, "steps": [
-    step("no", 0.9, [("no", 0.9)]), step("no", 0.9, [("no", 0.9)]), step("no", 0.9, [("no", 0.9)]),
-    step("no", 0.9, [("no", 0.9)]), step("<eos>", 0.4, [("<eos>", 0.4)])]}
+RIGHT = {
+    "input": "I love",
+    "output": "I I love love",
+    "is_exact": True,
+    "min_prob": 0.97,
+    "chunks": 1,
+    "steps": [
+        step("I", 0.999, [("I", 0.999), ("you", 3.1e-9)]),
+        step("I", 0.99, [("I", 0.99), ("love", 2e-4)]),
+        step("love", 0.98, [("love", 0.98), ("I", 1e-12)]),
+        step("love", 0.97, [("love", 0.97), ("<eos>", 0.02)]),
+        step("<eos>", 0.999, [("<eos>", 0.999), ("love", 0.0)]),
+    ],
+}
+WRONG = {
+    "input": "no no no",
+    "output": "no no no no",
+    "is_exact": False,
+    "min_prob": 0.4,
+    "chunks": 1,
+    "steps": [
+        step("no", 0.9, [("no", 0.9)]),
+        step("no", 0.9, [("no", 0.9)]),
+        step("no", 0.9, [("no", 0.9)]),
+        step("no", 0.9, [("no", 0.9)]),
+        step("<eos>", 0.4, [("<eos>", 0.4)]),
+    ],
+}
 
 
-@pytest.mark.parametrize("p, text", [(0.5, "0.500"), (1.0, "1.000"), (0.001, "0.001"), (3.1e-9, "3.1e-9"),
-                                     (2.04e-4, "2.0e-4"), (1e-12, "1.0e-12"), (0.0, "0")])
+@pytest.mark.parametrize(
+    "p, text",
+    [
+        (0.5, "0.500"),
+        (1.0, "1.000"),
+        (0.001, "0.001"),
+        (3.1e-9, "3.1e-9"),
+        (2.04e-4, "2.0e-4"),
+        (1e-12, "1.0e-12"),
+        (0.0, "0"),
+    ],
+)
 def test_probabilities_people_can_read(p, text):
     assert render.fmt_prob(p) == text
 
@@ -62,8 +93,10 @@ def test_a_wrong_result_says_so_and_links_to_the_reliability_chart():
 
 def tree(width=2):
     """Two steps, width 2: beam 1 -> "I" (kept), beam 2 -> "you" (pruned at step 2)."""
-    steps = [[BeamNode(0, 0, "I", -0.01, True, True), BeamNode(1, 0, "you", -4.0, False, False)],
-             [BeamNode(0, 0, "I", -0.02, True, True), BeamNode(1, 0, "love", -6.0, False, True)]]
+    steps = [
+        [BeamNode(0, 0, "I", -0.01, True, True), BeamNode(1, 0, "you", -4.0, False, False)],
+        [BeamNode(0, 0, "I", -0.02, True, True), BeamNode(1, 0, "love", -6.0, False, True)],
+    ]
     return BeamTree(chunk=0, source="I", width=width, steps=steps)
 
 
@@ -76,17 +109,29 @@ def test_beam_tree_table_marks_kept_and_pruned_beams():
 
 def test_beam_tree_figure_highlights_the_kept_path():
     fig = render_search.tree_figure([tree()])
-    edges = {to_hex(c.get_color()[0]): len(c.get_segments()) for c in fig.axes[0].collections
-             if isinstance(c, LineCollection) and c.get_segments()}
+    edges = {
+        to_hex(c.get_color()[0]): len(c.get_segments())
+        for c in fig.axes[0].collections
+        if isinstance(c, LineCollection) and c.get_segments()
+    }
     assert edges == {render_search.KEPT: 2, render_search.ALIVE: 1, render_search.PRUNED: 1}  # <sos>-I-I, you, love
     assert "best beam at every step" in render_search.tree_note([tree()])
     assert "greedy" in render_search.tree_note([BeamTree(0, "I", 1, [[BeamNode(0, 0, "I", 0.0, True, True)]])])
 
 
 def test_unpacked_table_and_note():
-    view = UnpackedView(sentences=["I love", "no no no"], row_sentence=[0, 1], row_chunk=[0, 0], lengths=[2, 3],
-                        pads_read=[1, 0], distance=[0.8, 0.0], rows=["I love", "no no no"], outputs=["", "no no no no"],
-                        exact=[False, False], beam_width=2)
+    view = UnpackedView(
+        sentences=["I love", "no no no"],
+        row_sentence=[0, 1],
+        row_chunk=[0, 0],
+        lengths=[2, 3],
+        pads_read=[1, 0],
+        distance=[0.8, 0.0],
+        rows=["I love", "no no no"],
+        outputs=["", "no no no no"],
+        exact=[False, False],
+        beam_width=2,
+    )
     table = render_lessons.unpacked_table(view, [RIGHT, WRONG])
     assert table["with packing (yours)"].tolist() == ["I I love love", "no no no no"]
     assert table["without packing"].tolist() == ["(nothing: <eos> at once)", "no no no no"]
@@ -112,11 +157,23 @@ def small_batch(rows: int, words: list[str]) -> BatchView:
     src_words = [words[:n] + ["<pad>"] * (t - n) for n in lengths]
     target_words = [[w for w in words[:n] for _ in (0, 1)] + ["<eos>"] + ["<pad>"] * (2 * (t - n)) for n in lengths]
     return BatchView(
-        sentences=[" ".join(words[:n]) for n in lengths], row_sentence=list(range(rows)), row_chunk=[0] * rows,
-        lengths=lengths, src_ids=[[7] * n + [0] * (t - n) for n in lengths], src_tokens=src_words, src_words=src_words,
-        target_ids=[[7] * (2 * n + 1) + [0] * (2 * (t - n)) for n in lengths], target_words=target_words,
-        loss_mask=[[True] * (2 * n + 1) + [False] * (2 * (t - n)) for n in lengths], token_nll=[], row_loss=[0.5] * rows,
-        sentence_loss=[0.5] * rows, sentence_targets=[2 * n + 1 for n in lengths], masked_loss=0.5, unmasked_loss=0.4)
+        sentences=[" ".join(words[:n]) for n in lengths],
+        row_sentence=list(range(rows)),
+        row_chunk=[0] * rows,
+        lengths=lengths,
+        src_ids=[[7] * n + [0] * (t - n) for n in lengths],
+        src_tokens=src_words,
+        src_words=src_words,
+        target_ids=[[7] * (2 * n + 1) + [0] * (2 * (t - n)) for n in lengths],
+        target_words=target_words,
+        loss_mask=[[True] * (2 * n + 1) + [False] * (2 * (t - n)) for n in lengths],
+        token_nll=[],
+        row_loss=[0.5] * rows,
+        sentence_loss=[0.5] * rows,
+        sentence_targets=[2 * n + 1 for n in lengths],
+        masked_loss=0.5,
+        unmasked_loss=0.4,
+    )
 
 
 def test_the_padded_batch_is_an_html_matrix_with_every_pad_cell_grey():

@@ -7,8 +7,7 @@ import pytest
 from safetensors import safe_open
 
 from s2s import WordDoubler
-from s2s.data import doubling_text, random_text_sentence
-from s2s.data import LENGTH_BUCKETS
+from s2s.data import LENGTH_BUCKETS, doubling_text, random_text_sentence
 from s2s.evaluate import evaluate, family_sentences, real_text
 from s2s.families import FAMILIES
 from s2s.hub import BUNDLED
@@ -78,4 +77,6 @@ def test_evaluation_reports_every_family_by_bucket_and_writes_the_card(doubler, 
     width = report["beam_width"]
     assert "| unknown | 1.0000 |" in card and "| real text |" in card
     assert ("greedy decoding" if width == 1 else f"beam search of width {width}") in card
-    assert json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))["families"]["run"]["overall"]["n"] == len(LENGTH_BUCKETS)
+    assert json.loads((tmp_path / "evaluation.json").read_text(encoding="utf-8"))["families"]["run"]["overall"][
+        "n"
+    ] == len(LENGTH_BUCKETS)

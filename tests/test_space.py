@@ -17,8 +17,8 @@ import gradio
 import pytest
 from fake_hub import GITATTRIBUTES, FakeHub, new_repo, serving
 from gradio_client import Client
-from hub_processes import clean_env, run_module
 from helpers import save_tiny_doubler
+from hub_processes import clean_env, run_module
 from huggingface_hub import SpaceCard
 
 from s2s import hub
@@ -28,10 +28,42 @@ pytestmark = pytest.mark.slow  # launches two app servers
 
 MODEL = "someone/word-doubler"
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
-SERVING = {"__init__", "batch_cost", "batch_view", "batcher", "beam_tree", "compare", "data", "doubler", "guard", "heap",
-           "hub", "lazy_sessions", "limits", "plain_json", "loss", "model", "page_style", "page_text", "reliability",
-           "render", "render_batch", "render_force", "render_lessons", "render_search", "tokenizer", "unpacked", "views",
-           "weights", "fast/__init__", "fast/beam_step", "fast/decode", "fast/gru_cell", "fast/native", "fast/ranking"}
+SERVING = {
+    "__init__",
+    "batch_cost",
+    "batch_view",
+    "batcher",
+    "beam_tree",
+    "compare",
+    "data",
+    "doubler",
+    "guard",
+    "heap",
+    "hub",
+    "lazy_sessions",
+    "limits",
+    "plain_json",
+    "loss",
+    "model",
+    "page_style",
+    "page_text",
+    "reliability",
+    "render",
+    "render_batch",
+    "render_force",
+    "render_lessons",
+    "render_search",
+    "tokenizer",
+    "unpacked",
+    "views",
+    "weights",
+    "fast/__init__",
+    "fast/beam_step",
+    "fast/decode",
+    "fast/gru_cell",
+    "fast/native",
+    "fast/ranking",
+}
 START_TIMEOUT = 180  # two apps import torch and gradio at once on a busy 2-core machine
 
 
@@ -69,8 +101,9 @@ def launch(folder: Path, env: dict) -> tuple[subprocess.Popen, str]:
     """`python app.py` in the folder, with no PYTHONPATH: only the folder's own files are there to import."""
     port = free_port()
     env = clean_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port), **env)
-    process = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     return process, f"http://127.0.0.1:{port}/"
 
 
@@ -89,16 +122,21 @@ def wait_for(process: subprocess.Popen, url: str, deadline: float) -> int:
 @pytest.fixture(scope="module")
 def apps(built, server, tmp_path_factory):
     """The Space twice, started together: with the Hub, and with the Hub gone (a closed port) and an empty cache."""
+
     def env(endpoint: str) -> dict:
-        return {"HF_ENDPOINT": endpoint, "HF_HUB_CACHE": str(tmp_path_factory.mktemp("hf-cache")),
-                "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
+        return {
+            "HF_ENDPOINT": endpoint,
+            "HF_HUB_CACHE": str(tmp_path_factory.mktemp("hf-cache")),
+            "HF_HOME": str(tmp_path_factory.mktemp("hf-home")),
+        }
 
     gone = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     started = {"hub": launch(built["out"], env(server.url)), "gone": launch(built["out"], env(gone))}
     try:
         deadline = time.monotonic() + START_TIMEOUT
-        yield {name: {"url": url, "status": wait_for(process, url, deadline)}
-               for name, (process, url) in started.items()}
+        yield {
+            name: {"url": url, "status": wait_for(process, url, deadline)} for name, (process, url) in started.items()
+        }
     finally:
         for process, _ in started.values():
             process.terminate()
@@ -116,12 +154,19 @@ def page_config(url: str) -> str:
 def test_the_folder_holds_what_a_space_needs_and_nothing_else(built):
     out = built["out"]
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    modules = {name[len("s2s/"):-len(".py")] for name in files if name.startswith("s2s/") and name.endswith(".py")}
+    modules = {name[len("s2s/") : -len(".py")] for name in files if name.startswith("s2s/") and name.endswith(".py")}
     assert modules == SERVING  # no training, evaluation, families, model card, publishing or CLI
     evaluation = {"weights/evaluation.json"} if (hub.BUNDLED / "evaluation.json").is_file() else set()
     assert files - {f"s2s/{m}.py" for m in modules} == {
-        "app.py", "README.md", "requirements.txt", hub.PINNED.name, "s2s/fast/kernels.c",
-        "weights/config.json", "weights/model.safetensors", "weights/tokenizer.json", *evaluation,
+        "app.py",
+        "README.md",
+        "requirements.txt",
+        hub.PINNED.name,
+        "s2s/fast/kernels.c",
+        "weights/config.json",
+        "weights/model.safetensors",
+        "weights/tokenizer.json",
+        *evaluation,
     }
     assert (out / "app.py").read_bytes() == (hub.ROOT / "app.py").read_bytes()
     assert (out / "weights/model.safetensors").read_bytes() == (hub.BUNDLED / "model.safetensors").read_bytes()
@@ -164,8 +209,9 @@ def test_a_branch_or_a_full_folder_is_refused(tmp_path, server):
 
 def test_the_folder_imports_only_its_own_code(built):
     where = "import importlib.util; print(importlib.util.find_spec('s2s').origin)"
-    done = subprocess.run([sys.executable, "-c", where], cwd=built["out"], env=clean_env(), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", where], cwd=built["out"], env=clean_env(), capture_output=True, text=True, timeout=60
+    )
     assert Path(done.stdout.strip()) == built["out"] / "s2s" / "__init__.py"
 
 
@@ -198,8 +244,12 @@ def test_push_makes_the_space_hold_exactly_the_folder_in_one_commit(built, serve
     space = "someone/word-doubler-space"
     # An earlier build left a module this one does not have: the push must not leave it to be served.
     server.repos[("spaces", space)] = new_repo({".gitattributes": GITATTRIBUTES, "s2s/train.py": b"old"})
-    env = {"HF_ENDPOINT": server.url, "HF_TOKEN": server.token, "HF_HUB_DISABLE_XET": "1",
-           "HF_HOME": str(tmp_path_factory.mktemp("hf-home"))}
+    env = {
+        "HF_ENDPOINT": server.url,
+        "HF_TOKEN": server.token,
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HOME": str(tmp_path_factory.mktemp("hf-home")),
+    }
     done = run_module(["s2s.space", "push", str(built["out"]), "--space-id", space], env)
     assert done.returncode == 0, done.stderr
     commit = re.search(r"commit ([0-9a-f]{40})$", done.stdout.strip()).group(1)
@@ -207,6 +257,9 @@ def test_push_makes_the_space_hold_exactly_the_folder_in_one_commit(built, serve
     assert repo["refs"]["main"] == commit and len(repo["commits"]) == 2
     assert repo["messages"][commit] == f"Word Doubler Space serving {MODEL}@{server.pinned[:12]}"
     out = built["out"]
-    local = {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts}  # the apps above wrote bytecode there
+    local = {
+        p.relative_to(out).as_posix(): p.read_bytes()
+        for p in out.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }  # the apps above wrote bytecode there
     assert repo["commits"][commit] == {".gitattributes": GITATTRIBUTES, **local}

@@ -37,7 +37,9 @@ def test_python_version_is_a_quoted_string(card):
 
 def test_models_is_a_list_when_present(card):
     models = card.data.models
-    assert models is None or (isinstance(models, list) and all(isinstance(m, str) and m.count("/") == 1 for m in models))
+    assert models is None or (
+        isinstance(models, list) and all(isinstance(m, str) and m.count("/") == 1 for m in models)
+    )
 
 
 def test_requirements_pin_the_same_gradio(card):

@@ -1,10 +1,9 @@
 """Tokenizer: ids, slots for unknown words, round trips, padding."""
 
 import pytest
+from helpers import tiny_tokenizer
 
 from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
-
-from helpers import tiny_tokenizer
 
 
 def test_special_ids_come_first():

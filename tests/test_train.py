@@ -2,8 +2,8 @@
 
 import json
 import subprocess
-from dataclasses import asdict
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -14,15 +14,35 @@ from s2s.model import Seq2SeqConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TINY = ["--vocab-size", "200", "--hidden-size", "32", "--embed-size", "16", "--batch-size", "16",
-        "--max-len", "8", "--eval-per-length", "2", "--warmup", "5", "--threads", "1"]
+TINY = [
+    "--vocab-size",
+    "200",
+    "--hidden-size",
+    "32",
+    "--embed-size",
+    "16",
+    "--batch-size",
+    "16",
+    "--max-len",
+    "8",
+    "--eval-per-length",
+    "2",
+    "--warmup",
+    "5",
+    "--threads",
+    "1",
+]
 
 
 def failure_report(stderr: str) -> str:
     """What a failed run said: its error lines first (under torchrun a rank's reason precedes the launcher's
     long summary, which alone fills the tail), then the tail."""
-    errors = [line for line in stderr.splitlines() if "it/s" not in line and any(
-        word in line for word in ("Error", "error", "terminate", "what()", "Abort", "Traceback", "enforce"))]
+    errors = [
+        line
+        for line in stderr.splitlines()
+        if "it/s" not in line
+        and any(word in line for word in ("Error", "error", "terminate", "what()", "Abort", "Traceback", "enforce"))
+    ]
     return "\n".join(errors[:40]) + "\n...\n" + stderr[-2000:]
 
 
@@ -57,8 +77,12 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     assert state["step"] == 30 and len(state["commands"]) == 2 and state["seconds"] >= first["seconds"]
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [10, 20, 30]  # no step trained twice
-    other_model = subprocess.run([sys.executable, "-m", "s2s.train", *TINY, "--hidden-size", "48", "--steps", "40",
-                                  "--resume", *common], capture_output=True, text=True, timeout=300)
+    other_model = subprocess.run(
+        [sys.executable, "-m", "s2s.train", *TINY, "--hidden-size", "48", "--steps", "40", "--resume", *common],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert other_model.returncode != 0 and "the checkpoint holds" in other_model.stderr
 
 
@@ -66,8 +90,16 @@ def test_export_only_writes_the_checkpoint_with_its_best_chunk_length(tmp_path):
     run = ["--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run")]
     train("--steps", "10", "--eval-every", "10", *run)
     before = (tmp_path / "run" / "checkpoint.json").read_text()
-    done = train("--resume", "--export-only", "--export-per-length", "3", "--out", str(tmp_path / "exported"),
-                 "--run-dir", str(tmp_path / "run"))
+    done = train(
+        "--resume",
+        "--export-only",
+        "--export-per-length",
+        "3",
+        "--out",
+        str(tmp_path / "exported"),
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     measured = json.loads(done.stderr.strip().splitlines()[-1])
     assert measured["step"] == 10 and set(measured["exact_match_by_length"]) == {str(n) for n in range(1, 9)}
     config = json.loads((tmp_path / "exported" / "config.json").read_text())
@@ -75,16 +107,29 @@ def test_export_only_writes_the_checkpoint_with_its_best_chunk_length(tmp_path):
     assert "--export-only" in (tmp_path / "exported" / "README.md").read_text()
     assert (tmp_path / "run" / "checkpoint.json").read_text() == before  # nothing trained, nothing saved
     assert WordDoubler.from_pretrained(str(tmp_path / "exported"), device="cpu").double(["I love CUDA"])[0].steps
-    no_checkpoint = subprocess.run([sys.executable, "-m", "s2s.train", *TINY, "--resume", "--export-only",
-                                    "--run-dir", str(tmp_path / "empty")], capture_output=True, text=True, timeout=300)
+    no_checkpoint = subprocess.run(
+        [sys.executable, "-m", "s2s.train", *TINY, "--resume", "--export-only", "--run-dir", str(tmp_path / "empty")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert no_checkpoint.returncode != 0 and "no checkpoint" in no_checkpoint.stderr
 
 
 def test_torchrun_two_cpu_processes(tmp_path):
     pytest.importorskip("torch.distributed.run")
     launcher = (sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "s2s.train")
-    train("--steps", "6", "--eval-every", "3", "--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run"),
-          launcher=launcher)
+    train(
+        "--steps",
+        "6",
+        "--eval-every",
+        "3",
+        "--out",
+        str(tmp_path / "w"),
+        "--run-dir",
+        str(tmp_path / "run"),
+        launcher=launcher,
+    )
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [3, 6]  # only rank 0 evaluates and logs
     assert all(r["processes"] == 2 for r in rows)
@@ -123,11 +168,17 @@ def test_the_committed_recipe_describes_the_shipped_model_from_scratch():
     assert args.init_from is None and args.max_len >= shipped["max_src_len"]  # one command, nothing before it
     assert set(args.mix) == set(FAMILIES) and set(args.eval_names) == set(FAMILIES)  # every family from the start
     assert (args.embed_size, args.hidden_size, args.num_layers) == (
-        shipped["embed_size"], shipped["hidden_size"], shipped["num_layers"])
+        shipped["embed_size"],
+        shipped["hidden_size"],
+        shipped["num_layers"],
+    )
     # The code's own defaults describe the shipped architecture, not an older one.
     defaults = parse_args([])
     assert (defaults.embed_size, defaults.hidden_size, defaults.num_layers) == (
-        shipped["embed_size"], shipped["hidden_size"], shipped["num_layers"])
+        shipped["embed_size"],
+        shipped["hidden_size"],
+        shipped["num_layers"],
+    )
     assert asdict(Seq2SeqConfig()) == shipped  # the library's defaults are the shipped model's
 
 
@@ -143,19 +194,42 @@ def test_default_output_is_the_run_directory_never_weights(tmp_path):
 
 def test_init_from_starts_from_an_exported_model(tmp_path):
     from helpers import save_tiny_doubler
+
     from s2s.model import Seq2Seq
 
     save_tiny_doubler(tmp_path / "start", max_src_len=8, seed=3)
     # A learning rate of 0: the exported weights must be the starting model's, not a fresh initialisation.
-    train("--init-from", str(tmp_path / "start"), "--lr", "0", "--steps", "2", "--eval-every", "2",
-          "--run-dir", str(tmp_path / "run"))
+    train(
+        "--init-from",
+        str(tmp_path / "start"),
+        "--lr",
+        "0",
+        "--steps",
+        "2",
+        "--eval-every",
+        "2",
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     start = Seq2Seq.from_pretrained(tmp_path / "start").state_dict()
     exported = Seq2Seq.from_pretrained(tmp_path / "run" / "export").state_dict()
     assert all(torch.equal(start[k], exported[k]) for k in start)
-    assert (tmp_path / "run" / "export" / "tokenizer.json").read_text() == (tmp_path / "start" / "tokenizer.json").read_text()
+    assert (tmp_path / "run" / "export" / "tokenizer.json").read_text() == (
+        tmp_path / "start" / "tokenizer.json"
+    ).read_text()
     # ... and with a learning rate it trains from there.
-    train("--init-from", str(tmp_path / "start"), "--lr", "1e-2", "--steps", "3", "--eval-every", "3",
-          "--run-dir", str(tmp_path / "run2"))
+    train(
+        "--init-from",
+        str(tmp_path / "start"),
+        "--lr",
+        "1e-2",
+        "--steps",
+        "3",
+        "--eval-every",
+        "3",
+        "--run-dir",
+        str(tmp_path / "run2"),
+    )
     trained = Seq2Seq.from_pretrained(tmp_path / "run2" / "export").state_dict()
     assert not all(torch.equal(start[k], trained[k]) for k in start)
 
@@ -164,6 +238,7 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
     from types import SimpleNamespace
 
     from helpers import tiny_model, tiny_tokenizer
+
     from s2s.data import collate
     from s2s.loss import worst_token_nll
     from s2s.tokenizer import PAD_ID
@@ -198,13 +273,17 @@ def test_a_mined_run_trains(tmp_path):
 def test_a_tiny_recipe_from_scratch_trains_in_bf16_then_fp32_and_exports(tmp_path):
     """The GPU's code path on this CPU: bf16 autocast (as on CUDA), then the last steps in fp32."""
     recipe = tmp_path / "tiny.toml"
-    recipe.write_text('description = "tiny"\nprecision = "bf16"\nfp32_last = 2\nsteps = 5\neval_every = 5\n'
-                      '[families]\nrandom = 0.5\ndoubled = 0.5\n')
+    recipe.write_text(
+        'description = "tiny"\nprecision = "bf16"\nfp32_last = 2\nsteps = 5\neval_every = 5\n'
+        "[families]\nrandom = 0.5\ndoubled = 0.5\n"
+    )
     train("--config", str(recipe), "--run-dir", str(tmp_path / "run"))
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5] and rows[0]["precision"] == "fp32"  # its last step was fp32
     assert "doubled" in rows[0]["exact_by_family"]
-    assert WordDoubler.from_pretrained(str(tmp_path / "run" / "export"), device="cpu").double(["I I love love"])[0].steps
+    assert (
+        WordDoubler.from_pretrained(str(tmp_path / "run" / "export"), device="cpu").double(["I I love love"])[0].steps
+    )
 
 
 def test_precision_auto_takes_bf16_only_where_it_is_fast():

@@ -2,11 +2,10 @@
 
 import pytest
 import torch
+from helpers import tiny_model, tiny_tokenizer
 
 from s2s import WordDoubler
 from s2s.unpacked import ForgotToPack, unpacked_view
-
-from helpers import tiny_model, tiny_tokenizer
 
 SENTENCES = ["I love CUDA", "the cat sat on the mat", "Bob", "my name is Sunil and the cat sat on the mat too"]
 
@@ -20,7 +19,9 @@ def wd():
 def test_the_longest_row_keeps_its_state_and_padded_rows_lose_theirs(wd):
     view = unpacked_view(wd, SENTENCES, beam_width=1)
     # The 12-word sentence is two chunks of 6 (max_src_len 8): rows of 3, 6, 1, 6, 6 words, padded to 6.
-    assert view.lengths == [3, 6, 1, 6, 6] and view.row_sentence == [0, 1, 2, 3, 3] and view.row_chunk == [0, 0, 0, 0, 1]
+    assert (
+        view.lengths == [3, 6, 1, 6, 6] and view.row_sentence == [0, 1, 2, 3, 3] and view.row_chunk == [0, 0, 0, 0, 1]
+    )
     assert view.pads_read == [3, 0, 5, 0, 0]
     for row, pads in enumerate(view.pads_read):
         if pads:

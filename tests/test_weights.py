@@ -5,12 +5,11 @@ import shutil
 
 import pytest
 import torch
+from helpers import save_tiny_doubler
 from safetensors.torch import load_file, save_file
 
 from s2s import WordDoubler
 from s2s.weights import load_checked
-
-from helpers import save_tiny_doubler
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +31,7 @@ def edit_json(name, **values):
         data = json.loads((folder / name).read_text())
         data.update(values)
         (folder / name).write_text(json.dumps(data))
+
     return change
 
 
@@ -40,6 +40,7 @@ def drop_key(name, key):
         data = json.loads((folder / name).read_text())
         del data[key]
         (folder / name).write_text(json.dumps(data))
+
     return change
 
 
@@ -51,19 +52,30 @@ def resize_hidden(folder):
 
 CASES = {
     "no chunk length": (edit_json("config.json", max_src_len=0), "config.json: max_src_len must be at least 1, got 0"),
-    "no slots": (edit_json("tokenizer.json", num_slots=0), "tokenizer.json: num_slots must be a whole number of at least"),
+    "no slots": (
+        edit_json("tokenizer.json", num_slots=0),
+        "tokenizer.json: num_slots must be a whole number of at least",
+    ),
     "another vocabulary": (edit_json("config.json", vocab_size=99), "tokenizer.json: has 26 ids"),
-    "hidden size": (edit_json("config.json", hidden_size=48),
-                    "model.safetensors: encoder.rnn.weight_ih_l0 has shape [96, 16], config.json makes it [144, 16]"),
+    "hidden size": (
+        edit_json("config.json", hidden_size=48),
+        "model.safetensors: encoder.rnn.weight_ih_l0 has shape [96, 16], config.json makes it [144, 16]",
+    ),
     "tensor of another shape": (resize_hidden, "model.safetensors: encoder.rnn.weight_hh_l0 has shape [48, 16]"),
     "no config": (lambda f: (f / "config.json").unlink(), "config.json: missing"),
     "config not JSON": (lambda f: (f / "config.json").write_text("{oops"), "config.json: not valid JSON"),
     "a field missing": (drop_key("config.json", "hidden_size"), "config.json: hidden_size is missing"),
-    "a text size": (edit_json("config.json", embed_size="16"), "config.json: embed_size must be a whole number, got '16'"),
+    "a text size": (
+        edit_json("config.json", embed_size="16"),
+        "config.json: embed_size must be a whole number, got '16'",
+    ),
     "an unknown field": (edit_json("config.json", attention=True), "config.json: unknown field 'attention'"),
     "same special ids": (edit_json("config.json", sos_id=0), "pad_id, sos_id and eos_id must differ"),
     "no weights": (lambda f: (f / "model.safetensors").unlink(), "model.safetensors: missing"),
-    "weights not safetensors": (lambda f: (f / "model.safetensors").write_bytes(b"\x00" * 64), "not a safetensors file"),
+    "weights not safetensors": (
+        lambda f: (f / "model.safetensors").write_bytes(b"\x00" * 64),
+        "not a safetensors file",
+    ),
     "no tokenizer": (lambda f: (f / "tokenizer.json").unlink(), "tokenizer.json: missing"),
 }
 

@@ -12,7 +12,7 @@ the C library's): tests/test_beam_step.py.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -29,8 +29,16 @@ def usable(hidden: torch.Tensor) -> bool:
     return hidden.dtype == torch.float32 and native.usable(hidden)
 
 
-def search(step: Step, rank: Rank, hidden: torch.Tensor, lengths: torch.Tensor, width: int, per_beam: int, k: int,
-           ids: tuple[int, int, int]) -> tuple[torch.Tensor, ...]:
+def search(
+    step: Step,
+    rank: Rank,
+    hidden: torch.Tensor,
+    lengths: torch.Tensor,
+    width: int,
+    per_beam: int,
+    k: int,
+    ids: tuple[int, int, int],
+) -> tuple[torch.Tensor, ...]:
     """Beam search from the encoder's states (L, B, H) at `width` beams a row, each row's `per_beam` best words a
     beam as candidates, top-`k` records; ids = (<sos>, <eos>, <pad>). Returns Generation's first six fields:
     tokens, probs, top_ids, top_probs (B, S[, k]), num_steps and log_prob (B,) of each row's best beam."""
@@ -47,28 +55,58 @@ def search(step: Step, rank: Rank, hidden: torch.Tensor, lengths: torch.Tensor, 
     finished = torch.zeros(batch, width, dtype=torch.bool)
     num_steps = torch.zeros(batch, width, dtype=torch.long)
     # What each step's beams' parents believed, at their row of the batch: (capacity, B, W[, k]).
-    records = (torch.empty(capacity, batch, width, dtype=torch.long),  # parent beam
-               torch.empty(capacity, batch, width, dtype=torch.long),  # word
-               torch.empty(capacity, batch, width),  # its probability
-               torch.empty(capacity, batch, width, k, dtype=torch.long), torch.empty(capacity, batch, width, k))
+    records = (
+        torch.empty(capacity, batch, width, dtype=torch.long),  # parent beam
+        torch.empty(capacity, batch, width, dtype=torch.long),  # word
+        torch.empty(capacity, batch, width),  # its probability
+        torch.empty(capacity, batch, width, k, dtype=torch.long),
+        torch.empty(capacity, batch, width, k),
+    )
     last_step = torch.full((batch,), -1, dtype=torch.long)
     final_steps, final_score = torch.zeros(batch, dtype=torch.long), torch.zeros(batch)
     state = [t.data_ptr() for t in (score, finished, num_steps, step_limit, rows, token)]
     kept = [t.data_ptr() for t in (*records, last_step, final_steps, final_score)]
     n, steps = batch, 0
     while n and steps < capacity:
-        new_hidden, top = step(token[:n * width], hidden)
+        new_hidden, top = step(token[: n * width], hidden)
         new_hidden = new_hidden.contiguous()
         log_probs, best = (t.contiguous() for t in rank(top))
         moved = torch.empty(layers, n * width, size)
-        n = library.beam_step(n, width, per_beam, log_probs.size(1), k, layers, size, log_probs.data_ptr(),
-                              best.data_ptr(), hidden.data_ptr(), new_hidden.data_ptr(),
-                              moved.data_ptr(), *state, steps, batch, pad_id, eos_id, *kept)
-        hidden = moved.view(-1)[:layers * n * width * size].view(layers, n * width, size)
+        n = library.beam_step(
+            n,
+            width,
+            per_beam,
+            log_probs.size(1),
+            k,
+            layers,
+            size,
+            log_probs.data_ptr(),
+            best.data_ptr(),
+            hidden.data_ptr(),
+            new_hidden.data_ptr(),
+            moved.data_ptr(),
+            *state,
+            steps,
+            batch,
+            pad_id,
+            eos_id,
+            *kept,
+        )
+        hidden = moved.view(-1)[: layers * n * width * size].view(layers, n * width, size)
         steps += 1
     tokens = torch.full((batch, steps), pad_id, dtype=torch.long)
     probs = torch.zeros(batch, steps)
     top_ids, top_probs = torch.full((batch, steps, k), pad_id, dtype=torch.long), torch.zeros(batch, steps, k)
-    library.beam_backtrack(batch, width, k, steps, last_step.data_ptr(), *(t.data_ptr() for t in records),
-                           tokens.data_ptr(), probs.data_ptr(), top_ids.data_ptr(), top_probs.data_ptr())
+    library.beam_backtrack(
+        batch,
+        width,
+        k,
+        steps,
+        last_step.data_ptr(),
+        *(t.data_ptr() for t in records),
+        tokens.data_ptr(),
+        probs.data_ptr(),
+        top_ids.data_ptr(),
+        top_probs.data_ptr(),
+    )
     return tokens, probs, top_ids, top_probs, final_steps, final_score

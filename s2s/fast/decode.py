@@ -28,8 +28,9 @@ _LAYOUTS_LOCK = threading.RLock()
 
 
 @torch.inference_mode()
-def generate(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5,
-             beam_width: int = 1) -> Generation:
+def generate(
+    model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1
+) -> Generation:
     """`model.generate(src, lengths, top_k, beam_width)`, by the fastest way this model and machine allow."""
     config = model.config
     if config.num_layers != 1:
@@ -54,8 +55,11 @@ def encode(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor) -> torch.Te
         return model.encode(src, lengths)
     rnn = model.encoder.rnn
     weights = kept_until_changed(
-        model, "encoder", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, model.embedding.weight),
-        lambda: gru_cell.CellWeights.of(rnn, model.embedding.weight))
+        model,
+        "encoder",
+        (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, model.embedding.weight),
+        lambda: gru_cell.CellWeights.of(rnn, model.embedding.weight),
+    )
     if model.config.reverse_source:
         src = reverse_padded(src, lengths, model.config.pad_id)
     order = lengths.argsort(descending=True, stable=True)  # (B,)
@@ -73,6 +77,7 @@ def cell_step(model: Seq2Seq):
     def step(token, hidden):
         new_hidden = stepper(token, hidden[0])
         return new_hidden[None], new_hidden
+
     return step
 
 
@@ -144,8 +149,11 @@ def step_weights(model: Seq2Seq) -> gru_cell.CellWeights:
     """The one-layer decoder's GRU weights laid out for `gru_cell`."""
     rnn = model.decoder.rnn
     return kept_until_changed(
-        model, "step", (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, model.embedding.weight),
-        lambda: gru_cell.CellWeights.of(rnn, model.embedding.weight))
+        model,
+        "step",
+        (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0, model.embedding.weight),
+        lambda: gru_cell.CellWeights.of(rnn, model.embedding.weight),
+    )
 
 
 def output_layer(model: Seq2Seq) -> OutputLayer:
@@ -154,6 +162,13 @@ def output_layer(model: Seq2Seq) -> OutputLayer:
     proj, weight, bias = model.decoder.proj, model.embedding.weight, model.out_bias
     pad = -weight.size(0) % TOPK_CHUNK
     return kept_until_changed(
-        model, "output", (proj.weight, proj.bias, weight, bias),
-        lambda: OutputLayer.of(proj.weight, proj.bias, F.pad(weight.detach(), (0, 0, 0, pad)),
-                               F.pad(bias.detach(), (0, pad), value=float("-inf"))))
+        model,
+        "output",
+        (proj.weight, proj.bias, weight, bias),
+        lambda: OutputLayer.of(
+            proj.weight,
+            proj.bias,
+            F.pad(weight.detach(), (0, 0, 0, pad)),
+            F.pad(bias.detach(), (0, pad), value=float("-inf")),
+        ),
+    )

@@ -16,9 +16,9 @@ table, push some of the hidden weights out of the cache, and part of that gain g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -41,17 +41,25 @@ class CellWeights:
     b_hh_n: torch.Tensor  # (H,)
 
     @classmethod
-    def of(cls, rnn: nn.GRU, embedding: torch.Tensor) -> "CellWeights":
+    def of(cls, rnn: nn.GRU, embedding: torch.Tensor) -> CellWeights:
         """The layout of a one-layer `rnn` whose inputs are rows of `embedding` (V, E)."""
         h = rnn.hidden_size
-        w_ih, w_hh, b_ih, b_hh = (t.detach() for t in (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0))
-        gates_in = F.linear(embedding.detach(), w_ih, torch.cat([b_ih[:2 * h] + b_hh[:2 * h], b_ih[2 * h:]]))
+        w_ih, w_hh, b_ih, b_hh = (
+            t.detach() for t in (rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+        )
+        gates_in = F.linear(embedding.detach(), w_ih, torch.cat([b_ih[: 2 * h] + b_hh[: 2 * h], b_ih[2 * h :]]))
         library, packed = native.library() if native.usable(w_hh) else None, None
         if library is not None and h % library.cell_block() == 0:
             block = library.cell_block()
             packed = w_hh.t().reshape(h, 3, h // block, block).permute(2, 0, 1, 3).contiguous()
-        return cls(gates_in, w_hh.t().contiguous(), packed, w_hh[:2 * h].t().contiguous(),
-                   w_hh[2 * h:].t().contiguous(), b_hh[2 * h:].contiguous())
+        return cls(
+            gates_in,
+            w_hh.t().contiguous(),
+            packed,
+            w_hh[: 2 * h].t().contiguous(),
+            w_hh[2 * h :].t().contiguous(),
+            b_hh[2 * h :].contiguous(),
+        )
 
 
 # Up to this many rows the fused cell (kernels.c's gru_cell_fused: the sums in registers, each thread its own
@@ -74,25 +82,53 @@ def stepper(weights: CellWeights) -> Callable[[torch.Tensor, torch.Tensor], torc
         out = torch.empty_like(hidden)
         _native_step_into(library, weights, words, hidden, out, threads)
         return out
+
     return native_step
 
 
-def _native_step_into(library, weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor, out: torch.Tensor,
-                      threads: int, hidden_gates: torch.Tensor | None = None) -> None:
+def _native_step_into(
+    library,
+    weights: CellWeights,
+    words: torch.Tensor,
+    hidden: torch.Tensor,
+    out: torch.Tensor,
+    threads: int,
+    hidden_gates: torch.Tensor | None = None,
+) -> None:
     """One native step of the (n, H) contiguous states into `out`: the fused cell for up to FUSED_MAX_ROWS rows
     (where `w_packed` exists: None when H is not a multiple of a block), else torch's matmul (into `hidden_gates`,
     a buffer of at least n rows, when given) and the gates' pass. `words` (n,) int64, at any stride."""
     (rows, size), table, bias = hidden.shape, weights.gates_in.data_ptr(), weights.b_hh_n.data_ptr()
     if weights.w_packed is not None and rows <= FUSED_MAX_ROWS:
-        library.gru_cell_fused(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), weights.w_packed.data_ptr(),
-                               bias, rows, size, threads, out.data_ptr())
+        library.gru_cell_fused(
+            table,
+            words.data_ptr(),
+            words.stride(0),
+            hidden.data_ptr(),
+            weights.w_packed.data_ptr(),
+            bias,
+            rows,
+            size,
+            threads,
+            out.data_ptr(),
+        )
         return
     if hidden_gates is None:
         hidden_gates = hidden @ weights.w_hh  # (n, 3H)
     else:
         hidden_gates = torch.mm(hidden, weights.w_hh, out=hidden_gates[:rows])
-    library.gru_cell(table, words.data_ptr(), words.stride(0), hidden.data_ptr(), hidden_gates.data_ptr(), bias, rows,
-                     size, threads, out.data_ptr())
+    library.gru_cell(
+        table,
+        words.data_ptr(),
+        words.stride(0),
+        hidden.data_ptr(),
+        hidden_gates.data_ptr(),
+        bias,
+        rows,
+        size,
+        threads,
+        out.data_ptr(),
+    )
 
 
 def step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
@@ -103,8 +139,8 @@ def step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> tor
 def _torch_step(weights: CellWeights, words: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
     h = hidden.size(1)
     gi = weights.gates_in.index_select(0, words)  # (n, 3H)
-    r, z = torch.addmm(gi[:, :2 * h], hidden, weights.w_hh_rz).sigmoid_().chunk(2, dim=1)
-    n = torch.addcmul(gi[:, 2 * h:], r, torch.addmm(weights.b_hh_n, hidden, weights.w_hh_n)).tanh_()
+    r, z = torch.addmm(gi[:, : 2 * h], hidden, weights.w_hh_rz).sigmoid_().chunk(2, dim=1)
+    n = torch.addcmul(gi[:, 2 * h :], r, torch.addmm(weights.b_hh_n, hidden, weights.w_hh_n)).tanh_()
     return torch.lerp(n, hidden, z)  # (1 - z) * n + z * h
 
 
@@ -121,11 +157,21 @@ def read(weights: CellWeights, words: torch.Tensor, reading: list[int]) -> torch
     hidden_gates = torch.zeros(batch, 3 * size)  # zeros: the first word's states are zeros, so are their gates
     for t, n in enumerate(reading):
         if t == 0:  # the gates' pass alone, from the zero buffer: no matmul
-            library.gru_cell(weights.gates_in.data_ptr(), words[t].data_ptr(), 1, current.data_ptr(),
-                             hidden_gates.data_ptr(), weights.b_hh_n.data_ptr(), n, size, threads, spare.data_ptr())
+            library.gru_cell(
+                weights.gates_in.data_ptr(),
+                words[t].data_ptr(),
+                1,
+                current.data_ptr(),
+                hidden_gates.data_ptr(),
+                weights.b_hh_n.data_ptr(),
+                n,
+                size,
+                threads,
+                spare.data_ptr(),
+            )
         else:
             if n < reading[t - 1]:
-                result[n:reading[t - 1]] = current[n:reading[t - 1]]
+                result[n : reading[t - 1]] = current[n : reading[t - 1]]
             _native_step_into(library, weights, words[t, :n], current[:n], spare[:n], threads, hidden_gates)
         current, spare = spare, current
     last = reading[-1] if reading else 0

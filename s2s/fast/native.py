@@ -26,11 +26,20 @@ import torch
 
 SOURCE = Path(__file__).with_name("kernels.c")
 # Each function of kernels.c and its arguments: p a pointer to a tensor's data, n an int64, t a thread count.
-SIGNATURES = {"ranked_log_probs": "pnnntpp", "output_ranked": "ppppnnnnnntppp", "gru_cell": "ppnpppnntp",
-              "gru_cell_fused": "ppnpppnntp", "beam_backtrack": "nnnn" + "p" * 10}
+SIGNATURES = {
+    "ranked_log_probs": "pnnntpp",
+    "output_ranked": "ppppnnnnnntppp",
+    "gru_cell": "ppnpppnntp",
+    "gru_cell_fused": "ppnpppnntp",
+    "beam_backtrack": "nnnn" + "p" * 10,
+}
 # Functions of kernels.c that return an int64: the shapes its output layer works in, the rows a beam step leaves.
-SIZES = {"output_tile_ids": "", "output_scratch": "nnnt", "cell_block": "",
-         "beam_step": "n" * 7 + "p" * 11 + "nnnn" + "p" * 8}
+SIZES = {
+    "output_tile_ids": "",
+    "output_scratch": "nnnt",
+    "cell_block": "",
+    "beam_step": "n" * 7 + "p" * 11 + "nnnn" + "p" * 8,
+}
 FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp", "-shared", "-fPIC"]
 # This CPU's vector instructions (built where it runs); 512-bit vectors where it has them.
 X86_FLAGS = ["-march=native", "-mprefer-vector-width=512"]
@@ -53,7 +62,10 @@ def library():
 
 def usable(*tensors: torch.Tensor) -> bool:
     """True when the kernels are built and every tensor is float32 or int64 on the CPU: what they take."""
-    return all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.int64) for t in tensors) and library() is not None
+    return (
+        all(t.device.type == "cpu" and t.dtype in (torch.float32, torch.int64) for t in tensors)
+        and library() is not None
+    )
 
 
 def status() -> str:
@@ -94,8 +106,12 @@ def _build(compiler: str, flags: list[str]) -> tuple[Path, bool]:
         return library, False
     with tempfile.TemporaryDirectory(dir=directory) as scratch:
         partial = Path(scratch) / library.name
-        done = subprocess.run([compiler, *flags, str(SOURCE), "-o", str(partial), "-lm"],
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        done = subprocess.run(
+            [compiler, *flags, str(SOURCE), "-o", str(partial), "-lm"],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+        )
         if done.returncode != 0:
             raise OSError(done.stderr or f"{compiler} exited with {done.returncode}")
         os.replace(partial, library)  # atomic: a process loading it never sees half a file

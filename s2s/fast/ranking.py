@@ -21,8 +21,8 @@ against 44 us a step for the projection, output matmul and ranking).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,8 +38,9 @@ def ranked_log_probs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.
     if 1 <= k <= logits.size(-1) and native.usable(logits):
         logits = logits.contiguous()
         log_probs, ids = torch.empty(logits.size(0), k), torch.empty(logits.size(0), k, dtype=torch.long)
-        native.library().ranked_log_probs(logits.data_ptr(), *logits.shape, k, torch.get_num_threads(),
-                                          log_probs.data_ptr(), ids.data_ptr())
+        native.library().ranked_log_probs(
+            logits.data_ptr(), *logits.shape, k, torch.get_num_threads(), log_probs.data_ptr(), ids.data_ptr()
+        )
         return log_probs, ids
     values, ids = chunked_topk(logits, k)
     return values - log_normalizer_(logits, values[:, :1]), ids
@@ -53,13 +54,15 @@ FEATURE_BLOCK = 16
 class OutputLayer:
     """The decoder's states -> logits, laid out for `ranked_output`: the projection transposed with a constant-1
     feature that picks up the output layer's bias, padded with zero features to a multiple of FEATURE_BLOCK."""
+
     proj_t: torch.Tensor  # (H, P): the projection's weights, then zero columns
     proj_bias: torch.Tensor  # (P,): its bias, 1, zeros
     weight_t: torch.Tensor  # (F, V'): F = E + 1 <= P; the tied output layer, its bias as the last row
 
     @classmethod
-    def of(cls, proj_weight: torch.Tensor, proj_bias: torch.Tensor, out_weight: torch.Tensor,
-           out_bias: torch.Tensor) -> "OutputLayer":
+    def of(
+        cls, proj_weight: torch.Tensor, proj_bias: torch.Tensor, out_weight: torch.Tensor, out_bias: torch.Tensor
+    ) -> OutputLayer:
         """From the projection (E, H), (E,) and the output layer (V', E), (V',)."""
         width = proj_weight.size(0) + 1
         pad = -width % FEATURE_BLOCK
@@ -70,7 +73,7 @@ class OutputLayer:
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(N, H) states -> the (N, V') logits, torch's way."""
-        return torch.addmm(self.proj_bias, hidden, self.proj_t)[:, :self.weight_t.size(0)] @ self.weight_t
+        return torch.addmm(self.proj_bias, hidden, self.proj_t)[:, : self.weight_t.size(0)] @ self.weight_t
 
 
 def ranker(layer: OutputLayer, k: int) -> Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
@@ -89,9 +92,22 @@ def ranker(layer: OutputLayer, k: int) -> Callable[[torch.Tensor], tuple[torch.T
     def native_ranking(hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, rows = hidden.contiguous(), hidden.size(0)
         log_probs, ids = torch.empty(rows, k), torch.empty(rows, k, dtype=torch.long)
-        library.output_ranked(hidden.data_ptr(), *(t.data_ptr() for t in weights), rows, size, padded, width, vocab,
-                              k, threads, scratch.data_ptr(), log_probs.data_ptr(), ids.data_ptr())
+        library.output_ranked(
+            hidden.data_ptr(),
+            *(t.data_ptr() for t in weights),
+            rows,
+            size,
+            padded,
+            width,
+            vocab,
+            k,
+            threads,
+            scratch.data_ptr(),
+            log_probs.data_ptr(),
+            ids.data_ptr(),
+        )
         return log_probs, ids
+
     return native_ranking
 
 

@@ -56,7 +56,9 @@ def test_double_in_the_browser(page, app_module, tmp_path):
 
 def test_nothing_left_the_machine(page):
     assert page.requests, "no requests recorded"
-    outside = [u for u in page.requests if urlparse(u).scheme not in LOCAL_SCHEMES and urlparse(u).hostname != "127.0.0.1"]
+    outside = [
+        u for u in page.requests if urlparse(u).scheme not in LOCAL_SCHEMES and urlparse(u).hostname != "127.0.0.1"
+    ]
     assert outside == []
 
 
@@ -145,8 +147,10 @@ def test_each_lesson_in_the_browser(page, app_module, evaluation):
     if wrong:
         note.locator("a[href='#reliability']").click()
         # Figures still arriving move the page while it scrolls: wait (up to 5 s) for the chart to settle in view.
-        in_view = "(() => { const top = document.getElementById('reliability').getBoundingClientRect().top;" \
-                  " return top >= 0 && top < window.innerHeight; })()"
+        in_view = (
+            "(() => { const top = document.getElementById('reliability').getBoundingClientRect().top;"
+            " return top >= 0 && top < window.innerHeight; })()"
+        )
         page.wait_for_function(in_view, timeout=5_000)
 
 
@@ -180,8 +184,9 @@ def test_a_phone_never_scrolls_sideways(browser, server_url, evaluation):
     run_lessons(page)
     page.wait_for_timeout(500)
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
-    widths = page.evaluate("[...document.querySelectorAll('.gradio-container img')]"
-                           ".map(i => i.getBoundingClientRect().right)")
+    widths = page.evaluate(
+        "[...document.querySelectorAll('.gradio-container img')].map(i => i.getBoundingClientRect().right)"
+    )
     assert widths and max(widths) <= 390  # figures scale down to the screen
     context.close()
 
