@@ -14,21 +14,9 @@ import gradio as gr
 import orjson
 from starlette.middleware import Middleware
 
-from s2s import (
-    WordDoubler,
-    heap,
-    lazy_sessions,
-    limits,
-    page_style,
-    page_text,
-    render,
-    render_force,
-    render_lessons,
-    views,
-)
-from s2s.batcher import MicroBatcher
-from s2s.guard import API_NAME, PAGE_API_NAME, RequestGuard, whole
+from s2s import WordDoubler, limits
 from s2s.hub import configured_model
+from s2s.lessons.reliability import grid, load_evaluation
 from s2s.limits import (
     DEFAULT_BEAM_WIDTH,
     DEFAULT_TOP_K,
@@ -43,8 +31,11 @@ from s2s.limits import (
     SESSION_CAPACITY,
     split_lines,
 )
-from s2s.plain_json import plain_json
-from s2s.reliability import grid, load_evaluation
+from s2s.page import page_style, page_text, render, render_force, render_lessons, views
+from s2s.serve import heap, lazy_sessions
+from s2s.serve.batcher import MicroBatcher
+from s2s.serve.guard import API_NAME, PAGE_API_NAME, RequestGuard, whole
+from s2s.serve.plain_json import plain_json
 
 heap.give_memory_back()  # free memory goes back to the system 4 times a second: RSS stays near what sessions hold
 # Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else
@@ -76,7 +67,7 @@ def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[
         One object per sentence: input, output, is_exact, min_prob, chunks, and steps (token, prob, top_k, chunk).
     """
     # The answer is JSON already made (an orjson.Fragment): Gradio's result streams embed it as it is
-    # (s2s/plain_json.py), where they would walk its ~10,000 values on the server's event loop.
+    # (s2s/serve/plain_json.py), where they would walk its ~10,000 values on the server's event loop.
     return orjson.Fragment(answer(text, top_k, beam_width)[0])
 
 
@@ -104,7 +95,7 @@ def answer(text: str, top_k, beam_width) -> tuple[bytes, dict]:
 double.__doc__ = double.__doc__.format(**vars(limits))
 
 
-# --- the page's handlers: s2s.views computes and draws each view by name, SHOWN maps the names to components ---
+# --- the page's handlers: s2s.page.views computes and draws each view by name, SHOWN maps the names to components ---
 
 
 def on_page(values: dict) -> dict:
@@ -309,7 +300,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     )
     # /double for programs and MCP clients: typed by its hints, no components, no state (gr.api neither preprocesses
     # nor postprocesses: the library checks top_k and beam_width, so clients get its message). The page's run is
-    # its own private event, in the same concurrency group; s2s/guard.py checks both before they queue.
+    # its own private event, in the same concurrency group; s2s/serve/guard.py checks both before they queue.
     gr.api(double, api_name=API_NAME, concurrency_limit=32, concurrency_id="double")
     button.click(
         double_on_page,
@@ -371,7 +362,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
         concurrency_id="extra",
     )
 
-# Past the bound a request is told "busy" at once (s2s/guard.py says it before Gradio's own 503) instead of waiting
+# Past the bound a request is told "busy" at once (s2s/serve/guard.py says it before Gradio's own 503) instead of waiting
 # minutes.
 # Events without their own limit (choosing a sentence, a step to force) draw tables and a plot: a few at once,
 # where Gradio's default of 1 would make every visitor's choice wait behind another's.

@@ -14,7 +14,7 @@ MIN_BEAM_WIDTH, MAX_BEAM_WIDTH, DEFAULT_BEAM_WIDTH = 1, 8, 2
 DEFAULT_BATCH_SIZE = 512
 DEFAULT_MAX_BATCH_TOKENS = 16_384
 
-# What a public server holds at once (app.py's launch and queue; s2s/guard.py enforces the body and queue bounds).
+# What a public server holds at once (app.py's launch and queue; s2s/serve/guard.py enforces the body and queue bounds).
 # Sessions whose state and shown outputs the server keeps (oldest dropped first): a page keeps what it needs to
 # redraw, API calls keep nothing once answered; sized for the visitors a demo Space sees at once.
 SESSION_CAPACITY = 64

@@ -82,7 +82,7 @@ def main(argv=None) -> dict:
     from playwright.sync_api import sync_playwright
 
     from s2s.limits import SESSION_CAPACITY
-    from s2s.loadtest import launched_app, print_report, rss_mb
+    from s2s.tools.loadtest import launched_app, print_report, rss_mb
 
     text = largest_request(args.seed)
     rss, seconds = [], []

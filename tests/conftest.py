@@ -23,7 +23,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def kernels():
-    """s2s/kernels.c built here (tests that take this fixture run the native way): a machine with a C compiler
+    """s2s/fast/kernels.c built here (tests that take this fixture run the native way): a machine with a C compiler
     that cannot build it fails them; one without a compiler skips them (decoding then uses torch's operations)."""
     import shutil
 

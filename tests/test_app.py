@@ -5,8 +5,8 @@ import orjson
 import pytest
 from matplotlib.figure import Figure
 
-from s2s import render, views
-from s2s.batch_view import batch_view
+from s2s.lessons.batch_view import batch_view
+from s2s.page import render, views
 
 TEXT = "I love CUDA\n  TF is Aww  \n\nMy name is Sunil"
 SENTENCES = ["I love CUDA", "TF is Aww", "My name is Sunil"]
@@ -135,7 +135,7 @@ def test_bad_input_raises_gr_error(app_module, text, top_k, beam_width, message)
 
 
 def test_model_note_names_source_parameters_and_vocabulary(app_module):
-    from s2s.render import model_note
+    from s2s.page.render import model_note
 
     wd = app_module.wd
     info = wd.describe()
@@ -197,7 +197,7 @@ def test_the_reliability_chart_with_and_without_an_evaluation(app_module, monkey
     import shutil
     from pathlib import Path
 
-    from s2s.reliability import load_evaluation
+    from s2s.lessons.reliability import load_evaluation
 
     shutil.copy(Path(__file__).parent / "data" / "evaluation.json", tmp_path / "evaluation.json")
     _, state = double(app_module, "I love CUDA\n" + " ".join(["no"] * 17), 1)

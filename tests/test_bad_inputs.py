@@ -1,4 +1,4 @@
-"""Every bad request in s2s.bad_inputs.TABLE gets a message naming the limit: from the library, raw HTTP and
+"""Every bad request in s2s.tools.bad_inputs.TABLE gets a message naming the limit: from the library, raw HTTP and
 gradio_client."""
 
 import json
@@ -11,7 +11,7 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
-from s2s.bad_inputs import TABLE, markdown, server_answer
+from s2s.tools.bad_inputs import TABLE, markdown, server_answer
 
 IDS = [row.name for row in TABLE]
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from s2s.batch_cost import as_sent, bucket_name, length_buckets, row_steps
+from s2s.lessons.batch_cost import as_sent, bucket_name, length_buckets, row_steps
 
 LENGTHS = [3, 3, 12]  # words per row
 STEPS = [7, 7, 25]  # each row's doubling and <eos>

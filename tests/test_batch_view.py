@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
-from s2s.batch_view import batch_view, expected_per_step, expected_steps
+from s2s.lessons.batch_view import batch_view, expected_per_step, expected_steps
 from s2s.tokenizer import EOS_ID, PAD_ID, SOS_ID
 
 

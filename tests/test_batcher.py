@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
-from s2s.batcher import MicroBatcher
 from s2s.limits import DEFAULT_BEAM_WIDTH, MAX_SENTENCES
+from s2s.serve.batcher import MicroBatcher
 
 
 @pytest.fixture(scope="module")

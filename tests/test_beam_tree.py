@@ -5,7 +5,7 @@ import torch
 from helpers import tiny_model, tiny_tokenizer
 
 from s2s import WordDoubler
-from s2s.beam_tree import beam_trees
+from s2s.lessons.beam_tree import beam_trees
 from s2s.tokenizer import PAD_ID
 
 SENTENCES = ["I love CUDA", "the cat sat on the mat", "Bob", "my name is Sunil and the cat sat on the mat too"]

@@ -4,7 +4,7 @@ import json
 
 from helpers import save_tiny_doubler
 
-from s2s.bench import main
+from s2s.tools.bench import main
 
 
 def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
@@ -48,7 +48,7 @@ def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
 def test_the_matmul_reference_has_as_many_rows_as_the_decoders_batch():
     from s2s.doubler import DoubleResult
     from s2s.limits import DEFAULT_BATCH_SIZE
-    from s2s.yardstick import decoder_rows
+    from s2s.tools.yardstick import decoder_rows
 
     long_ones = [DoubleResult(input="x", output="x x", chunks=2) for _ in range(64)]  # 26 words: two rows each
     assert decoder_rows(long_ones, 1) == 128 and decoder_rows(long_ones, 2) == 256

@@ -6,9 +6,9 @@ import random
 from helpers import tiny_tokenizer
 
 from s2s.data import Curriculum, SentenceSampler, collate, doubling, random_text_sentence, with_repeated_word
-from s2s.evaluate import score
-from s2s.measure import best_chunk_length, native_length, predicted_exact_match
 from s2s.tokenizer import EOS_ID, FIRST_SLOT_ID, PAD_ID, SOS_ID, WordTokenizer
+from s2s.training.evaluate import score
+from s2s.training.measure import best_chunk_length, native_length, predicted_exact_match
 
 
 def test_sampled_slots_appear_in_order_of_first_appearance():

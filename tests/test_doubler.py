@@ -9,8 +9,8 @@ import torch
 from helpers import save_tiny_doubler
 
 from s2s import WordDoubler
-from s2s.compare import same_result
 from s2s.doubler import length_sorted_batches, split_into_chunks
+from s2s.lessons.compare import same_result
 from s2s.limits import MAX_CHARS, MAX_SENTENCES, MAX_TOP_K, MAX_WORDS_PER_SENTENCE
 
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from helpers import tiny_tokenizer
 
-from s2s.families import FAMILIES, FamilyMix, family_sources, parse_mix
 from s2s.tokenizer import WordTokenizer
+from s2s.training.families import FAMILIES, FamilyMix, family_sources, parse_mix
 
 LENGTHS = [1, 2, 3, 7, 13, 25, 26, 40, 52]
 
@@ -129,7 +129,7 @@ def test_already_doubled_text_comes_in_pairs_of_any_family(tok):
 
 
 def test_training_and_evaluation_draw_the_new_family_from_one_generator_with_different_seeds(tok):
-    from s2s.evaluate import family_sentences
+    from s2s.training.evaluate import family_sentences
 
     training = FamilyMix(tok, seed=1234, mix={"doubled": 1.0})
     trained = [training.sentence(10) for _ in range(50)]

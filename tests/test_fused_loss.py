@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from helpers import tiny_model, tiny_tokenizer
 
 from s2s.data import collate
-from s2s.fused_loss import fused_masked_nll, fused_masked_nll_and_accuracy
 from s2s.loss import masked_nll
-from s2s.train_step import encode_to_last_word, training_loss
+from s2s.training.fused_loss import fused_masked_nll, fused_masked_nll_and_accuracy
+from s2s.training.train_step import encode_to_last_word, training_loss
 
 PAD = 0
 

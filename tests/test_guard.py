@@ -129,7 +129,7 @@ def test_api_calls_leave_no_session_state(server_url, app_module):
 def test_a_refused_raw_call_never_enters_gradios_queue_and_unread_refusals_are_bounded(server_url, app_module):
     """The guard answers a refused /call's stream itself: Gradio's pending messages do not grow with refusals,
     the stream is Gradio's own format (checked by `call`), and refusals nobody reads are dropped past a bound."""
-    from s2s import guard
+    from s2s.serve import guard
 
     queue = app_module.demo._queue
     before = len(queue.pending_messages_per_session)

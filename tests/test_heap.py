@@ -1,4 +1,5 @@
-"""s2s.heap: the server's malloc settings are accepted by this machine's glibc (a subprocess: they are process-wide)."""
+"""s2s.serve.heap: the server's malloc settings are accepted by this machine's glibc (in a subprocess: they are
+process-wide)."""
 
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import sys
 def test_glibc_accepts_the_servers_malloc_settings():
     code = """
 import threading
-from s2s import heap
+from s2s.serve import heap
 said = heap.give_memory_back(), heap.give_memory_back()  # a second call starts no second thread
 print(*said, sum(t.name == heap.TRIMMER for t in threading.enumerate()))
 """
@@ -20,7 +21,7 @@ def test_free_memory_inside_the_heap_goes_back_to_the_system_within_a_trim():
     trimming thread hands them back: the RSS falls by most of what was freed within two trim periods."""
     code = """
 import ctypes, time
-from s2s import heap
+from s2s.serve import heap
 assert heap.give_memory_back()
 rss = lambda: int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
 libc = ctypes.CDLL(None)
@@ -50,7 +51,7 @@ def test_start_up_objects_leave_the_collectors_sight_and_collections_come_less_o
     cycle made afterwards is still collected (the collector still runs, at the new thresholds)."""
     code = """
 import gc, weakref
-from s2s import heap
+from s2s.serve import heap
 made_at_start_up = [[i] for i in range(50_000)]
 moved = heap.shorten_collector_pauses()
 class Node: pass

@@ -4,7 +4,7 @@ import gradio
 import pytest
 from gradio.state_holder import SessionState
 
-from s2s import lazy_sessions
+from s2s.serve import lazy_sessions
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from s2s.loadtest import flood, main
+from s2s.tools.loadtest import flood, main
 
 
 @pytest.mark.slow

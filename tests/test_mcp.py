@@ -2,6 +2,7 @@
 
 import ast
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -10,26 +11,32 @@ pytestmark = pytest.mark.slow  # launches the app server
 SENTENCES = "I love CUDA\nTF is Aww"
 
 
-async def mcp_session(url: str, work):
+def mcp_session(url: str, work):
+    """Run `work(session)` in an MCP client session, on an event loop of its own thread (a browser test's Playwright
+    may hold this thread's loop)."""
     from mcp import ClientSession
-    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.client.streamable_http import streamable_http_client
 
-    async with streamablehttp_client(url + "gradio_api/mcp/") as (read, write, _):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            return await work(session)
+    async def session_work():
+        async with streamable_http_client(url + "gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await work(session)
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, session_work()).result()
 
 
 @pytest.fixture(scope="module")
 def served():
-    from s2s.loadtest import launched_app
+    from s2s.tools.loadtest import launched_app
 
     with launched_app() as (url, _, _):
         yield url
 
 
 def test_the_tool_is_listed_with_its_description_and_argument_schema(served):
-    tools = asyncio.run(mcp_session(served, lambda s: s.list_tools())).tools
+    tools = (mcp_session(served, lambda s: s.list_tools())).tools
     assert [t.name for t in tools] == ["double"]  # only what is public: the page's own handlers are private
     tool = tools[0]
     assert "I I love love CUDA CUDA" in tool.description and "128 sentences" in tool.description
@@ -45,7 +52,7 @@ def test_a_call_gives_what_gradio_client_gives(served):
     async def call(session):
         return await session.call_tool("double", {"text": SENTENCES, "top_k": 3, "beam_width": 2})
 
-    result = asyncio.run(mcp_session(served, call))
+    result = mcp_session(served, call)
     assert not result.isError
     # Gradio writes a tool's result as the text of its Python value (`str`): the same list, as Python literals.
     via_mcp = ast.literal_eval(result.content[0].text)
@@ -66,7 +73,7 @@ def test_a_bad_call_gets_the_limits_message_not_a_traceback(served, arguments, m
     async def call(session):
         return await session.call_tool("double", arguments)
 
-    result = asyncio.run(mcp_session(served, call))
+    result = mcp_session(served, call)
     text = " ".join(getattr(c, "text", "") for c in result.content)
     assert result.isError and message in text, text
     assert "Traceback" not in text and 'File "' not in text

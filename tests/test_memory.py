@@ -2,7 +2,7 @@
 
 import pytest
 
-from s2s.loadtest import launched_app, raw_double, rss_mb
+from s2s.tools.loadtest import launched_app, raw_double, rss_mb
 
 pytestmark = pytest.mark.slow  # starts a server and sends it a few thousand sentences
 

@@ -1,4 +1,4 @@
-"""s2s/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding either
+"""s2s/fast/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding either
 way."""
 
 import pytest
@@ -36,7 +36,7 @@ def test_a_compiler_that_fails_leaves_decoding_to_torch(monkeypatch, tmp_path):
     monkeypatch.setenv("CC", str(failing))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     assert native.library() is None
-    assert native.status() == "torch operations (building s2s/kernels.c failed: cc: out of luck)"
+    assert native.status() == "torch operations (building s2s/fast/kernels.c failed: cc: out of luck)"
 
 
 @pytest.mark.parametrize("fused_max_rows", [0, 1000])  # the matmul then the gates; the fused cell

@@ -1,4 +1,4 @@
-"""s2s.plain_json: the /double output component hands plain JSON on as gr.JSON would, without validating it."""
+"""s2s.serve.plain_json: the /double output component hands plain JSON on as gr.JSON would, without validating it."""
 
 import json
 import warnings
@@ -9,8 +9,8 @@ import gradio.routes
 import orjson
 from gradio.data_classes import JsonData
 
-from s2s import plain_json as module
-from s2s.plain_json import plain_json
+from s2s.serve import plain_json as module
+from s2s.serve.plain_json import plain_json
 
 ANSWER = [
     {

@@ -177,7 +177,7 @@ def test_the_card_links_the_code_and_carries_the_mixins_tags(server, tmp_path_fa
     from huggingface_hub import ModelCard
 
     from s2s.model import Seq2Seq, Seq2SeqConfig
-    from s2s.model_card import CODE_LINE, write_model_card
+    from s2s.training.model_card import CODE_LINE, write_model_card
 
     folder = tmp_path_factory.mktemp("carded")
     save_tiny_doubler(folder, seed=4)

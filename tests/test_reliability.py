@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import tiny_tokenizer
 
-from s2s.reliability import EVALUATION_FILE, REAL_TEXT, assess, family_of, grid, load_evaluation
+from s2s.lessons.reliability import EVALUATION_FILE, REAL_TEXT, assess, family_of, grid, load_evaluation
 
 SAMPLE = Path(__file__).parent / "data" / "evaluation.json"  # the JSON `python -m s2s.evaluate` prints, trimmed
 

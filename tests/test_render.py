@@ -9,12 +9,12 @@ from matplotlib.colors import LogNorm, to_hex
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from s2s import render, render_batch, render_lessons, render_search
-from s2s.batch_cost import as_sent, length_buckets
-from s2s.batch_view import BatchView
-from s2s.beam_tree import BeamNode, BeamTree
-from s2s.reliability import Assessment, grid
-from s2s.unpacked import UnpackedView
+from s2s.lessons.batch_cost import as_sent, length_buckets
+from s2s.lessons.batch_view import BatchView
+from s2s.lessons.beam_tree import BeamNode, BeamTree
+from s2s.lessons.reliability import Assessment, grid
+from s2s.lessons.unpacked import UnpackedView
+from s2s.page import render, render_batch, render_lessons, render_search
 
 SAMPLE = Path(__file__).parent / "data" / "evaluation.json"
 

@@ -8,10 +8,10 @@ from safetensors import safe_open
 
 from s2s import WordDoubler
 from s2s.data import LENGTH_BUCKETS, doubling_text, random_text_sentence
-from s2s.evaluate import evaluate, family_sentences, real_text
-from s2s.families import FAMILIES
 from s2s.hub import BUNDLED
-from s2s.model_card import write_evaluation
+from s2s.training.evaluate import evaluate, family_sentences, real_text
+from s2s.training.families import FAMILIES
+from s2s.training.model_card import write_evaluation
 
 
 @pytest.fixture(scope="module")

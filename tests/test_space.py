@@ -22,7 +22,7 @@ from hub_processes import clean_env, run_module
 from huggingface_hub import SpaceCard
 
 from s2s import hub
-from s2s.space import MAX_FILE_BYTES
+from s2s.ship.space import MAX_FILE_BYTES
 
 pytestmark = pytest.mark.slow  # launches two app servers
 
@@ -30,32 +30,13 @@ MODEL = "someone/word-doubler"
 SENTENCE, DOUBLED = "I love CUDA", "I I love love CUDA CUDA"
 SERVING = {
     "__init__",
-    "batch_cost",
-    "batch_view",
-    "batcher",
-    "beam_tree",
-    "compare",
     "data",
     "doubler",
-    "guard",
-    "heap",
     "hub",
-    "lazy_sessions",
     "limits",
-    "plain_json",
     "loss",
     "model",
-    "page_style",
-    "page_text",
-    "reliability",
-    "render",
-    "render_batch",
-    "render_force",
-    "render_lessons",
-    "render_search",
     "tokenizer",
-    "unpacked",
-    "views",
     "weights",
     "fast/__init__",
     "fast/beam_step",
@@ -63,6 +44,28 @@ SERVING = {
     "fast/gru_cell",
     "fast/native",
     "fast/ranking",
+    "lessons/__init__",
+    "lessons/batch_cost",
+    "lessons/batch_view",
+    "lessons/beam_tree",
+    "lessons/compare",
+    "lessons/reliability",
+    "lessons/unpacked",
+    "page/__init__",
+    "page/page_style",
+    "page/page_text",
+    "page/render",
+    "page/render_batch",
+    "page/render_force",
+    "page/render_lessons",
+    "page/render_search",
+    "page/views",
+    "serve/__init__",
+    "serve/batcher",
+    "serve/guard",
+    "serve/heap",
+    "serve/lazy_sessions",
+    "serve/plain_json",
 }
 START_TIMEOUT = 180  # two apps import torch and gradio at once on a busy 2-core machine
 
@@ -243,7 +246,7 @@ def test_without_the_hub_the_space_serves_its_bundled_copy_and_says_so(apps, tmp
 def test_push_makes_the_space_hold_exactly_the_folder_in_one_commit(built, server, tmp_path_factory):
     space = "someone/word-doubler-space"
     # An earlier build left a module this one does not have: the push must not leave it to be served.
-    server.repos[("spaces", space)] = new_repo({".gitattributes": GITATTRIBUTES, "s2s/train.py": b"old"})
+    server.repos[("spaces", space)] = new_repo({".gitattributes": GITATTRIBUTES, "s2s/training/train.py": b"old"})
     env = {
         "HF_ENDPOINT": server.url,
         "HF_TOKEN": server.token,

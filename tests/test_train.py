@@ -137,7 +137,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
 
 
 def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
-    from s2s.recipe import learning_rate, parse_args
+    from s2s.training.recipe import learning_rate, parse_args
 
     args = parse_args(["--lr", "1", "--warmup", "10", "--steps", "100", "--decay-start", "50"])
     rates = [learning_rate(step, args) for step in range(101)]
@@ -148,7 +148,7 @@ def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
 
 
 def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
-    from s2s.recipe import parse_args
+    from s2s.training.recipe import parse_args
 
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('description = "a test"\nlr = 0.01\nbatch-size = 7\n[families]\nrun = 0.5\nletters = 0.5\n')
@@ -160,8 +160,8 @@ def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
 
 
 def test_the_committed_recipe_describes_the_shipped_model_from_scratch():
-    from s2s.families import FAMILIES
-    from s2s.recipe import parse_args
+    from s2s.training.families import FAMILIES
+    from s2s.training.recipe import parse_args
 
     args = parse_args(["--config", str(ROOT / "configs" / "word-doubler.toml")])
     shipped = json.loads((ROOT / "weights" / "config.json").read_text())
@@ -183,7 +183,7 @@ def test_the_committed_recipe_describes_the_shipped_model_from_scratch():
 
 
 def test_default_output_is_the_run_directory_never_weights(tmp_path):
-    from s2s.recipe import parse_args
+    from s2s.training.recipe import parse_args
 
     assert parse_args([]).out == "runs/doubler/export"
     before = {p.name: p.read_bytes() for p in (ROOT / "weights").iterdir()}
@@ -242,7 +242,7 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
     from s2s.data import collate
     from s2s.loss import worst_token_nll
     from s2s.tokenizer import PAD_ID
-    from s2s.train import hardest_rows, mined_batch, mined_rows
+    from s2s.training.train import hardest_rows, mined_batch, mined_rows
 
     tok = tiny_tokenizer()
     model = tiny_model(tok, seed=1)
@@ -287,9 +287,9 @@ def test_a_tiny_recipe_from_scratch_trains_in_bf16_then_fp32_and_exports(tmp_pat
 
 
 def test_precision_auto_takes_bf16_only_where_it_is_fast():
-    from s2s.recipe import parse_args
-    from s2s.train import use_bf16
-    from s2s.train_step import bf16_is_fast
+    from s2s.training.recipe import parse_args
+    from s2s.training.train import use_bf16
+    from s2s.training.train_step import bf16_is_fast
 
     cpu = torch.device("cpu")
     assert use_bf16(parse_args(["--precision", "auto"]), cpu) == bf16_is_fast(cpu)

@@ -5,7 +5,7 @@ import torch
 from helpers import tiny_model, tiny_tokenizer
 
 from s2s import WordDoubler
-from s2s.unpacked import ForgotToPack, unpacked_view
+from s2s.lessons.unpacked import ForgotToPack, unpacked_view
 
 SENTENCES = ["I love CUDA", "the cat sat on the mat", "Bob", "my name is Sunil and the cat sat on the mat too"]
 

@@ -2,7 +2,7 @@
 
 import json
 
-from s2s import views
+from s2s.page import views
 
 RESULTS = [{"input": "I love CUDA"}, {"input": "TF is Aww"}]
 

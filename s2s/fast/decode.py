@@ -6,7 +6,7 @@ at every step. Here, for a one-layer model:
   own last word as packing does: 3 operations a word where nn.GRU takes some twelve;
 - the decoder step is `gru_cell`'s (its input gates looked up from a (V, 3H) table), and the ranking is
   `ranking`'s: each beam's best words and their log-probabilities without a (N, V) log-softmax;
-- where s2s/kernels.c is built, the search's bookkeeping is one C call a step (`beam_step`), at every width;
+- where s2s/fast/kernels.c is built, the search's bookkeeping is one C call a step (`beam_step`), at every width;
   elsewhere, at width 1, a greedy loop with the search taken out (`_greedy`).
 What none of these covers (several layers, beams without the kernels, a search history, a forced prefix) falls
 back to the lesson's own search. tests/test_model.py, test_native.py and test_beam_step.py hold the two equal.

@@ -4,7 +4,7 @@ PyTorch's gate order is r, z, n. The decoder's input is a word's embedding, so t
 is a (V, 3H) table made once, and a step looks up its words' rows instead of an embedding lookup and an
 (n, E) x (E, 3H) matmul. The r and z gates' hidden bias is added into the table, so their sum is the hidden
 matmul's own accumulation; the n gate's hidden bias stays apart, as the reset gate multiplies it. Then four
-elementwise operations; or, where s2s/kernels.c is built (`native`), one (n, H) x (H, 3H) matmul and the gates in
+elementwise operations; or, where s2s/fast/kernels.c is built (`native`), one (n, H) x (H, 3H) matmul and the gates in
 one C pass (0.78 against 0.89 ms a step at 128 rows), and for up to FUSED_MAX_ROWS rows one C call for the whole
 cell (`gru_cell_fused`: one row 31 against 54 us a step), which `read` also steps for decoding's encoder.
 

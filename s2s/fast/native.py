@@ -1,8 +1,8 @@
 """`kernels.c` compiled on this machine at first use and called through ctypes; torch's operations where it cannot be.
 
 Three pieces of a decoder step are many small torch operations: the output layer and ranking (each row's k
-best words and their log-probabilities, s2s/ranking.py) and the GRU cell (s2s/gru_cell.py), each a pass over a
-(rows, vocabulary) or (rows, 3 x hidden) tensor, and the beam search's bookkeeping (s2s/beam_step.py), thirty
+best words and their log-probabilities, s2s/fast/ranking.py) and the GRU cell (s2s/fast/gru_cell.py), each a pass over a
+(rows, vocabulary) or (rows, 3 x hidden) tensor, and the beam search's bookkeeping (s2s/fast/beam_step.py), thirty
 operations on a few numbers a row. kernels.c does each in one function that keeps a row, or a tile of rows, in
 the core's cache. It is plain C with OpenMP, built with this machine's C compiler into a cache
 directory once (0.1-0.3 s) and reused.
@@ -79,14 +79,14 @@ def _load():
         return None, "torch operations (S2S_NATIVE=0)"
     compiler = shutil.which(os.environ.get("CC", "cc"))
     if compiler is None:
-        return None, "torch operations (no C compiler found to build s2s/kernels.c)"
+        return None, "torch operations (no C compiler found to build s2s/fast/kernels.c)"
     flags = FLAGS + (X86_FLAGS if platform.machine() in ("x86_64", "AMD64") else [])
     try:
         path, built = _build(compiler, flags)
         loaded = ctypes.CDLL(str(path))
     except (OSError, subprocess.SubprocessError) as error:
         first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        return None, f"torch operations (building s2s/kernels.c failed: {first_line[:200]})"
+        return None, f"torch operations (building s2s/fast/kernels.c failed: {first_line[:200]})"
     types = {"p": ctypes.c_void_p, "n": ctypes.c_int64, "t": ctypes.c_int}
     for returned, functions in ((None, SIGNATURES), (ctypes.c_int64, SIZES)):
         for name, arguments in functions.items():

@@ -1,8 +1,8 @@
 """The decoder's ranking step: each row's k best words and their log-probabilities, without a (N, V) log-softmax.
 
 Ranking logits ranks log-probabilities, and one log-normaliser turns the few kept into them. Two ways give the
-same words and the same probabilities within float rounding: `s2s/kernels.c`, compiled on this machine at first
-use (`s2s/native.py`), and torch's operations (`chunked_topk`, then `log_normalizer_`), where that cannot be built
+same words and the same probabilities within float rounding: `s2s/fast/kernels.c`, compiled on this machine at first
+use (`s2s/fast/native.py`), and torch's operations (`chunked_topk`, then `log_normalizer_`), where that cannot be built
 (no C compiler, S2S_NATIVE=0) or the tensors are not float32 on the CPU. Decoding calls `ranker`: from the
 decoder's states, natively one call (`output_ranked`) that makes a tile of rows' features and logits in the
 core's cache and ranks them there, so the (N, V') logits never go to memory; `ranked_log_probs` ranks logits

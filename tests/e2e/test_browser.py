@@ -82,7 +82,7 @@ SAMPLE_EVALUATION = Path(__file__).resolve().parent.parent / "data" / "evaluatio
 @pytest.fixture(scope="module")
 def evaluation(app_module):
     """The shipped evaluation if weights/ has one, else the sample (same schema), so the chart is drawn."""
-    from s2s.reliability import load_evaluation
+    from s2s.lessons.reliability import load_evaluation
 
     before = app_module.EVALUATION
     if before is None:
@@ -109,7 +109,7 @@ def run_lessons(page, text: str = LESSON_TEXT) -> None:
 
 def force_second_candidate(page, row: int) -> str:
     """Click the per-step table's "top 2" cell at a step (1-based row): the decoder is made to say that word."""
-    from s2s.render import STEP_COLUMNS
+    from s2s.page.render import STEP_COLUMNS
 
     cell = page.locator(f'#steps [data-testid="cell-{row - 1}-{len(STEP_COLUMNS) + 1}"]')  # the grid's own cells
     word = cell.inner_text().split()[0]

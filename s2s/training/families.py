@@ -14,8 +14,8 @@ import random
 import string
 from collections.abc import Callable
 
-from .data import SentenceSampler, TrainingBatch, collate, random_text_sentence
-from .tokenizer import WordTokenizer
+from ..data import SentenceSampler, TrainingBatch, collate, random_text_sentence
+from ..tokenizer import WordTokenizer
 
 Family = Callable[[random.Random, WordTokenizer, int], str]
 

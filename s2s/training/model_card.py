@@ -14,7 +14,7 @@ from .measure import native_length
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
 
 
-# Where the code lives is the publisher's to say: `python -m s2s.publish push --code-url URL` puts the link in this line.
+# Where the code lives is the publisher's to say: `python -m s2s.publish push --code-url URL` links it in this line.
 CODE_LINE = "Code: the Word Doubler repository, whose `s2s` package also ships inside every Space built from it."
 
 
@@ -84,7 +84,7 @@ in order of first appearance, and decoding puts the original word back, so any w
 
 ## Training
 
-Trained by the project's own code (`s2s/train.py`) on synthetic sentences generated on the fly,
+Trained by the project's own code (`s2s/training/train.py`) on synthetic sentences generated on the fly,
 with a combined length curriculum:
 
 ```
@@ -177,8 +177,8 @@ def write_evaluation(out: Path, report: dict) -> None:
     section = (
         f"{EVAL_START}\nThrough `WordDoubler.double` (chunking included), {decoding}, measured by\n"
         f"`{report['command']}`: exact match by length bucket (words). *random (1-26)*: fresh random sentences\n"
-        f"of the mix first trained on; then each sentence family of `s2s/families.py` (fresh seeds) in every\n"
-        f"bucket, 27-52 words doubled chunk by chunk; *real text*: every line of `s2s/eval_data/real_text.txt`\n"
+        f"of the mix first trained on; then each sentence family of `s2s/training/families.py` (fresh seeds) in every\n"
+        f"bucket, 27-52 words doubled chunk by chunk; *real text*: every line of `s2s/training/eval_data/real_text.txt`\n"
         f"(many languages, lists, code, chants, numbers).\n\n"
         + "\n".join(rows)
         + f"\n\nWrong sentences ({len(wrong)}{', the first 40' if len(wrong) > 40 else ''}):\n\n{wrong_lines}\n"

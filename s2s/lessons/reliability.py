@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tokenizer import WordTokenizer
+from ..tokenizer import WordTokenizer
 
 EVALUATION_FILE = "evaluation.json"  # `python -m s2s.evaluate --write-card` writes it beside the weights
 # What each sentence family of `s2s.evaluate` holds, in a visitor's words (a family missing here shows its name).

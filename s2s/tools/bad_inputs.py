@@ -1,4 +1,4 @@
-"""`python -m s2s.bad_inputs`: the table of bad requests a public server must answer, and what each one gets.
+"""`python -m s2s.tools.bad_inputs`: the table of bad requests a public server must answer, and what each one gets.
 
 One table serves the tests (tests/test_bad_inputs.py sends every row through raw HTTP, gradio_client where a
 client can send it, and `WordDoubler.double` where the library checks it) and the README (this module prints
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .guard import NO_UPLOADS, NOT_JSON, TOO_LARGE, refusal
-from .limits import MAX_BODY_BYTES, MAX_CHARS, MAX_SENTENCES, MAX_WORDS_PER_SENTENCE
+from ..limits import MAX_BODY_BYTES, MAX_CHARS, MAX_SENTENCES, MAX_WORDS_PER_SENTENCE
+from ..serve.guard import NO_UPLOADS, NOT_JSON, TOO_LARGE, refusal
 
 OK = "I love CUDA"
 TOP_K = "top_k must be a whole number from 1 to 10"

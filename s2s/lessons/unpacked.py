@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .data import doubling_text
-from .doubler import WordDoubler, rows_of
-from .limits import DEFAULT_BEAM_WIDTH, check_beam_width, check_request
-from .model import Seq2Seq, UnpackedEncoder
+from ..data import doubling_text
+from ..doubler import WordDoubler, rows_of
+from ..limits import DEFAULT_BEAM_WIDTH, check_beam_width, check_request
+from ..model import Seq2Seq, UnpackedEncoder
 
 
 class ForgotToPack(Seq2Seq):

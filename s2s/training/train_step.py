@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..model import Seq2Seq, reverse_padded
 from .fused_loss import fused_masked_nll_and_accuracy
-from .model import Seq2Seq, reverse_padded
 
 
 def bf16_is_fast(device: torch.device) -> bool:

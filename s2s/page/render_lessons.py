@@ -7,10 +7,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .reliability import Assessment, Grid, family_label
+from ..lessons.reliability import Assessment, Grid, family_label
+from ..lessons.unpacked import UnpackedView
+from ..tokenizer import EOS
 from .render import RELIABILITY_ANCHOR, figure
-from .tokenizer import EOS
-from .unpacked import UnpackedView
 
 # --- what if we forgot to pack? ---
 

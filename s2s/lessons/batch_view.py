@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import collate, doubling_text
-from .doubler import WordDoubler, rows_of, split_into_chunks
-from .limits import MIN_TOP_K, check_request
-from .loss import masked_nll, per_sentence_nll, unmasked_nll
-from .tokenizer import EOS, PAD_ID
+from ..data import collate, doubling_text
+from ..doubler import WordDoubler, rows_of, split_into_chunks
+from ..limits import MIN_TOP_K, check_request
+from ..loss import masked_nll, per_sentence_nll, unmasked_nll
+from ..tokenizer import EOS, PAD_ID
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What each event of the page shows, by name: the library computes, `s2s.render*` draws, app.py maps the names
+"""What each event of the page shows, by name: the library computes, `s2s.page.render*` draws, app.py maps the names
 onto its components. Plain values only (tables, figures, Markdown, HTML), no Gradio: each view is testable alone.
 
 `results` are the dicts /double returned (`DoubleResult.to_dict()`), as the page's state keeps them.
@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 
+from ..doubler import WordDoubler
+from ..lessons.batch_cost import as_sent, length_buckets, row_steps
+from ..lessons.batch_view import batch_view
+from ..lessons.beam_tree import beam_trees
+from ..lessons.compare import compare
+from ..lessons.reliability import assess, grid
+from ..lessons.unpacked import unpacked_view
+from ..limits import MAX_COMPARE_SENTENCES
 from . import page_text, render, render_batch, render_force, render_lessons, render_search
-from .batch_cost import as_sent, length_buckets, row_steps
-from .batch_view import batch_view
-from .beam_tree import beam_trees
-from .compare import compare
-from .doubler import WordDoubler
-from .limits import MAX_COMPARE_SENTENCES
-from .reliability import assess, grid
-from .unpacked import unpacked_view
 
 # Results the page's JSON view keeps once the run is drawn: the shape of the answer, not a second copy of it
 # (128 results with top-10 lists are ~6 MB of objects that a session would otherwise hold until it is evicted).

@@ -10,7 +10,7 @@ PAGE_CSS = """
 #double-button { min-height: 3rem; }
 """
 
-# The padded batch's matrices (s2s.render_batch.padded_batch_html): real cells blue, <pad> grey, as the blog draws.
+# The padded batch's matrices (s2s.page.render_batch.padded_batch_html): real cells blue, <pad> grey, as the blog draws.
 BATCH_CSS = """
 .batch { display: flex; flex-wrap: wrap; gap: 12px; }
 .batch .matrix { overflow-x: auto; max-width: 100%; }

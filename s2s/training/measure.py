@@ -7,9 +7,9 @@ import math
 
 import torch
 
-from .data import collate, doubling
-from .doubler import split_into_chunks
-from .fast import generate
+from ..data import collate, doubling
+from ..doubler import split_into_chunks
+from ..fast import generate
 
 
 @torch.no_grad()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .doubler import WordDoubler, rows_of
-from .limits import DEFAULT_BEAM_WIDTH, as_sentences, check_beam_width
-from .model import BeamStep
-from .tokenizer import PAD_ID, WordTokenizer
+from ..doubler import WordDoubler, rows_of
+from ..limits import DEFAULT_BEAM_WIDTH, as_sentences, check_beam_width
+from ..model import BeamStep
+from ..tokenizer import PAD_ID, WordTokenizer
 
 
 @dataclass

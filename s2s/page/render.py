@@ -13,8 +13,8 @@ import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-from .batch_view import expected_per_step
-from .tokenizer import EOS
+from ..lessons.batch_view import expected_per_step
+from ..tokenizer import EOS
 
 # Words in scripts or emoji the plot font lacks draw as boxes (the tables show them); do not log every one.
 warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)

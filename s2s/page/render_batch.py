@@ -10,11 +10,11 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .batch_cost import Batching, row_steps
-from .batch_view import BatchView
-from .compare import Comparison
+from ..lessons.batch_cost import Batching, row_steps
+from ..lessons.batch_view import BatchView
+from ..lessons.compare import Comparison
+from ..tokenizer import PAD_ID
 from .render import figure, fmt_prob
-from .tokenizer import PAD_ID
 
 COST_ROWS = 64  # the batching figure draws at most this many rows
 NEEDED, WAITING = "#3b82f6", "#d1d5db"  # the batching figure's colours: steps a row needs, steps it waits
@@ -22,7 +22,7 @@ NEEDED, WAITING = "#3b82f6", "#d1d5db"  # the batching figure's colours: steps a
 
 # The padded batch is an HTML matrix, not a figure: a browser lays out a few thousand cells in no time where
 # matplotlib took most of a second, every script and emoji renders (the plot font has no CJK), and on a phone
-# each matrix scrolls in its own box (s2s/page_style.py styles it).
+# each matrix scrolls in its own box (s2s/page/page_style.py styles it).
 MATRIX_ROWS = 24  # the matrices show at most this many rows; the loss table holds them all
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .data import LENGTH_BUCKETS
+from ..data import LENGTH_BUCKETS
 
 
 @dataclass

@@ -26,7 +26,7 @@ from urllib.parse import parse_qs
 
 from starlette.responses import JSONResponse, Response
 
-from .limits import BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines
+from ..limits import BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines
 
 API_NAME = "double"  # the one public endpoint; its values are (text, top_k[, beam_width])
 PAGE_API_NAME = "double_on_page"  # the page's own run of it (private: the page calls it by fn_index), same values

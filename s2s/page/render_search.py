@@ -6,7 +6,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .beam_tree import BeamNode, BeamTree
+from ..lessons.beam_tree import BeamNode, BeamTree
 from .render import figure
 
 TREE_CHUNKS = 3  # a long sentence's first chunks drawn as trees; the table holds them all

@@ -1,0 +1,1 @@
+"""Shipping: the model to a Hub repository, the folder a Space needs."""

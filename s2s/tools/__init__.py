@@ -1,0 +1,1 @@
+"""Tools: the bench, the load test and their yardsticks."""

@@ -1,0 +1,386 @@
+"""`python -m s2s.train`: train the word doubler with a length curriculum, keep the best, export it.
+
+One command reproduces a model from its committed recipe: `python -m s2s.train --config configs/NAME.toml`
+(a TOML file whose keys are this command's flags; flags given on the command line win). The export goes to
+the run directory, never to weights/: shipping a model is the explicit step of copying it there.
+
+Runs unchanged on one CPU, one GPU, or several processes under
+`torchrun --nproc_per_node=N -m s2s.train ...` (DistributedDataParallel; gloo on CPU, nccl on CUDA).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from ..data import Curriculum, TrainingBatch, build_vocabulary
+from ..loss import worst_token_nll
+from ..model import Seq2Seq, Seq2SeqConfig
+from ..tokenizer import PAD_ID, WordTokenizer
+from .checkpoint import load_checkpoint, plot_curve, save_checkpoint
+from .families import FamilyMix, family_sources
+from .measure import best_chunk_length, native_exact_match, native_length, predicted_exact_match
+from .model_card import write_model_card
+from .recipe import learning_rate, parse_args
+from .train_step import TrainingLoss, bf16_is_fast
+
+
+def machine_description(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+
+
+# --- the phases of a run ---
+
+
+@dataclass
+class Runtime:
+    device: torch.device
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def start_runtime(args) -> Runtime:
+    """Device, and the process group when launched by torchrun."""
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if int(os.environ.get("WORLD_SIZE", 1)) <= 1:
+        return Runtime(device)
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)
+    return Runtime(device, dist.get_rank(), dist.get_world_size())
+
+
+def use_bf16(args, device: torch.device) -> bool:
+    return args.precision == "bf16" or (args.precision == "auto" and bf16_is_fast(device))
+
+
+def build_model(args) -> tuple[Seq2Seq, WordTokenizer]:
+    """A fresh model from the flags, or (--init-from) an exported one trained further at --max-len."""
+    torch.manual_seed(args.seed)  # identical initial weights on every rank
+    if args.init_from:
+        tokenizer = WordTokenizer.load(Path(args.init_from) / "tokenizer.json")
+        start = Seq2Seq.from_pretrained(args.init_from)
+        config = Seq2SeqConfig(**{**asdict(start.config), "max_src_len": args.max_len})
+        model = Seq2Seq(config)
+        model.load_state_dict(start.state_dict())
+    else:
+        tokenizer = WordTokenizer(build_vocabulary(args.vocab_size), num_slots=args.max_len)
+        model = Seq2Seq(
+            Seq2SeqConfig(
+                vocab_size=tokenizer.vocab_size,
+                embed_size=args.embed_size,
+                hidden_size=args.hidden_size,
+                num_layers=args.num_layers,
+                freeze_embedding=args.freeze_embedding,
+                dropout=args.dropout,
+                max_src_len=args.max_len,
+            )
+        )
+    if args.max_len > tokenizer.num_slots:
+        raise SystemExit(
+            f"--max-len {args.max_len}: the tokenizer has only {tokenizer.num_slots} slots for unknown words"
+        )
+    return model, tokenizer
+
+
+def restore(args, run_dir: Path, model, optimizer, runtime: Runtime) -> dict:
+    """The run's state: from its checkpoint with --resume, else fresh."""
+    state = {"step": 0, "level": args.start_level, "best": None, "seconds": 0.0, "commands": []}
+    if args.resume and (run_dir / "checkpoint.json").exists():
+        saved = json.loads((run_dir / "checkpoint.json").read_text())
+        config = asdict(model.config)
+        if saved.get("config", config) != config:  # the flags must describe the checkpoint's model
+            raise SystemExit(f"--resume: the flags describe the model {config}, the checkpoint holds {saved['config']}")
+        load_checkpoint(run_dir, model, optimizer)
+        state = saved
+        if runtime.is_main:
+            print(f"resumed from {run_dir} at step {state['step']}, level {state['level']}", file=sys.stderr)
+    elif args.export_only:
+        raise SystemExit(f"--export-only: no checkpoint in {run_dir} (and --resume is needed to read one)")
+    state["commands"].append(
+        " ".join(["python -m s2s.train"] + (sys.argv[1:] if args.argv is None else list(args.argv)))
+    )
+    if args.config:
+        state["recipe"] = {"path": args.config, "text": Path(args.config).read_text(encoding="utf-8")}
+    return state
+
+
+def measure_families(model, sources: dict[str, list[list[int]]], device) -> dict[str, dict[int, float]]:
+    """Native exact match by length for each family's held-out set."""
+    model.eval()
+    return {name: native_exact_match(model, ids, device=device) for name, ids in sources.items()}
+
+
+def pooled(by_family: dict[str, dict[int, float]]) -> dict[int, float]:
+    """Exact match by length over all families, each family weighing the same."""
+    lengths = sorted({n for by_length in by_family.values() for n in by_length})
+    return {
+        n: sum(b[n] for b in by_family.values() if n in b) / sum(n in b for b in by_family.values()) for n in lengths
+    }
+
+
+def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
+    """The given rows of a batch, trimmed to their own longest sentence."""
+    longest = int(batch.lengths[rows].max())
+    return TrainingBatch(
+        batch.src[rows, :longest],
+        batch.lengths[rows],
+        batch.tgt_in[rows, : 2 * longest + 1],
+        batch.tgt_out[rows, : 2 * longest + 1],
+    )
+
+
+def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBatch:
+    """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
+    least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
+    learns almost nothing from a plain batch: nearly every row is already right."""
+    batch = sampler.batch(lengths)
+    hard = hard_row_count(args)
+    if not hard:
+        return batch
+    plain = torch.arange(args.batch_size - hard)
+    candidates = torch.arange(len(plain), len(lengths))
+    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard, device)]
+    return rows_of(batch, torch.cat([plain, hardest]))
+
+
+def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor:
+    """Indices of the `keep` rows whose least likely target token (teacher-forced) is least likely."""
+    model.eval()
+    with torch.inference_mode():
+        log_probs = model(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))
+        return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
+
+
+def hard_row_count(args) -> int:
+    """Rows of each batch that are mined (0 without mining)."""
+    return round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
+
+
+def mined_rows(args) -> int:
+    """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
+    return args.batch_size + hard_row_count(args) * (args.mine_factor - 1)
+
+
+def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
+    """One teacher-forced step on a fresh (or mined) batch: masked loss, backward, clip, update.
+    Returns (loss, token accuracy). `trainer` is a TrainingLoss (perhaps inside DistributedDataParallel):
+    the masked NLL without a (B, S, V) tensor, bf16 where chosen (train_step.py)."""
+    batch = mined_batch(model, sampler, lengths, device, args)
+    model.train()
+    loss, token_acc = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device), batch.tgt_out.to(device))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    # GRU gradients can explode on long sentences; clipping keeps one bad batch from undoing many.
+    torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+    optimizer.step()
+    return loss.item(), token_acc
+
+
+def evaluate_and_keep_best(
+    model,
+    tokenizer,
+    optimizer,
+    state: dict,
+    curriculum: Curriculum,
+    eval_sources,
+    args,
+    runtime: Runtime,
+    running_loss: float,
+    token_acc: float,
+    run_dir: Path,
+    precision: str,
+) -> None:
+    """Held-out exact match on every family, a log row, the best model exported, the curriculum raised,
+    a checkpoint: all on the main process."""
+    by_family = measure_families(model, eval_sources, runtime.device)
+    by_length = pooled(by_family)
+    native = native_length(by_length)
+    level_lengths = [n for n in by_length if n <= curriculum.level]
+    exact_level = sum(by_length[n] for n in level_lengths) / len(level_lengths)
+    exact_all = sum(by_length.values()) / len(by_length)
+    row = {
+        "step": state["step"],
+        "seconds": round(state["seconds"], 1),
+        "train_loss": running_loss,
+        "token_acc": token_acc,
+        "level": curriculum.level,
+        "max_len": args.max_len,
+        "exact_level": exact_level,
+        "exact_all": exact_all,
+        "native_length": native,
+        "exact_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
+        "lr": learning_rate(state["step"] - 1, args),
+        "processes": runtime.world,
+        "precision": precision,
+    }
+    with (run_dir / "log.jsonl").open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    tqdm.write(json.dumps(row))
+    score = [native, exact_all]
+    if state["best"] is None or score > state["best"]["score"]:
+        state["best"] = {"score": score, "step": state["step"], "by_length": by_length}
+        chunk_length = best_chunk_length(by_length, args.max_len, args.eval_per_length * len(by_family))
+        export(model, tokenizer, chunk_length, Path(args.out), state, runtime.device, by_length)
+    if exact_level >= args.level_threshold:
+        curriculum.raise_level()
+    state["level"] = curriculum.level
+    state["config"] = asdict(model.config)
+    save_checkpoint(run_dir, model, optimizer, state)
+    plot_curve(run_dir / "log.jsonl", run_dir / "learning_curve.png")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.argv = argv
+    runtime = start_runtime(args)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    model, tokenizer = build_model(args)
+    model.to(runtime.device)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay
+    )
+    state = restore(args, run_dir, model, optimizer, runtime)
+    if args.export_only:
+        if runtime.is_main:
+            export_checkpoint(model, tokenizer, state, args, runtime.device)
+        return
+
+    # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
+    rng = random.Random(args.seed * 1_000_003 + runtime.rank * 7919 + state["step"])
+    sampler = FamilyMix(
+        tokenizer, rng.randrange(2**31), args.mix, uniform_share=args.uniform_share, run_share=args.run_share
+    )
+    curriculum = Curriculum(args.max_len, state["level"], step=args.level_step, uniform_share=args.length_uniform_share)
+    eval_sources = family_sources(
+        tokenizer, args.eval_names, range(1, args.max_len + 1), args.eval_per_length, seed=args.seed + 99_991
+    )  # the fixed held-out sets
+    loss_module = TrainingLoss(model, bf16=use_bf16(args, runtime.device))
+    trainer = DistributedDataParallel(loss_module) if runtime.distributed else loss_module
+
+    started, seconds_before = time.time(), state["seconds"]
+    bar = tqdm(total=args.steps, initial=state["step"], disable=not runtime.is_main, dynamic_ncols=True)
+    running_loss = None
+    while state["step"] < args.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(state["step"], args)
+        if args.fp32_last and state["step"] >= args.steps - args.fp32_last:
+            loss_module.bf16 = False
+        loss, token_acc = train_step(
+            trainer, model, optimizer, sampler, curriculum.lengths(rng, mined_rows(args)), runtime.device, args
+        )
+        state["step"] += 1
+        running_loss = loss if running_loss is None else 0.98 * running_loss + 0.02 * loss
+        bar.update(1)
+        bar.set_postfix(loss=f"{running_loss:.4f}", tok_acc=f"{token_acc:.4f}", level=curriculum.level)
+
+        out_of_time = args.max_minutes and (time.time() - started) > 60 * args.max_minutes
+        if state["step"] % args.eval_every == 0 or state["step"] == args.steps or out_of_time:
+            level = torch.tensor([curriculum.level])
+            if runtime.is_main:
+                state["seconds"] = seconds_before + time.time() - started
+                evaluate_and_keep_best(
+                    model,
+                    tokenizer,
+                    optimizer,
+                    state,
+                    curriculum,
+                    eval_sources,
+                    args,
+                    runtime,
+                    running_loss,
+                    token_acc,
+                    run_dir,
+                    "bf16" if loss_module.bf16 else "fp32",
+                )
+                level = torch.tensor([curriculum.level])
+            if runtime.distributed:
+                dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum
+                curriculum.level = int(level.item())
+            if out_of_time:
+                break
+    bar.close()
+    if runtime.distributed:
+        # Every rank at the same point before any closes its connections: a rank that exits while a peer's
+        # transport still reads from it can make gloo abort that peer (seen once in CI: rank 1, SIGABRT).
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+def export_checkpoint(model, tokenizer, state: dict, args, device) -> None:
+    """--export-only: measure the checkpoint on larger fresh sets than the training evaluation's (whose
+    64 sentences per length cannot tell 99.5% from 100%), one per evaluated family, then export it with
+    the chunk length that best_chunk_length chooses over all of them."""
+    sources = family_sources(
+        tokenizer, args.eval_names, range(1, args.max_len + 1), args.export_per_length, seed=args.seed + 424_243
+    )  # neither training's nor evaluation's sentences
+    by_family = measure_families(model, sources, device)
+    by_length = pooled(by_family)
+    chunk_length = best_chunk_length(by_length, args.max_len, args.export_per_length * len(by_family))
+    print(
+        json.dumps(
+            {
+                "step": state["step"],
+                "native_length": native_length(by_length),
+                "chunk_length": chunk_length,
+                "predicted_exact_match": predicted_exact_match(by_length, chunk_length, args.max_len),
+                "exact_match_by_length": by_length,
+                "exact_match_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
+            }
+        ),
+        file=sys.stderr,
+    )
+    export(model, tokenizer, chunk_length, Path(args.out), state, device, by_length)
+
+
+def export(model, tokenizer, max_src_len: int, out: Path, state: dict, device, by_length: dict) -> None:
+    """Write the deployable model; longer sentences than max_src_len will be doubled in chunks."""
+    out.mkdir(parents=True, exist_ok=True)
+    exported = Seq2Seq(Seq2SeqConfig(**{**asdict(model.config), "max_src_len": max(max_src_len, 1)}))
+    exported.load_state_dict(model.state_dict())
+    exported.save_pretrained(out)
+    tokenizer.save(out / "tokenizer.json")
+    write_model_card(
+        out,
+        config=exported.config,
+        num_parameters=exported.num_parameters(),
+        vocabulary_words=len(tokenizer.words),
+        training={
+            "commands": state["commands"],
+            "recipe": state.get("recipe"),
+            "steps": state["step"],
+            "seconds": state["seconds"],
+            "machine": machine_description(device),
+            "native_by_length": by_length,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
