@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
 from huggingface_hub.constants import SAFETENSORS_SINGLE_FILE
 from safetensors.torch import load_file, save_file
+from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from .tokenizer import EOS_ID, PAD_ID, SOS_ID
@@ -180,13 +181,7 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
 
     @torch.inference_mode()
     def generate(
-        self,
-        src: torch.Tensor,
-        lengths: torch.Tensor,
-        top_k: int = 5,
-        beam_width: int = 1,
-        keep_history: bool = False,
-        prefix: torch.Tensor | None = None,
+        self, src: Tensor, lengths: Tensor, top_k=5, beam_width=1, keep_history=False, prefix=None
     ) -> Generation:
         """Beam search over the whole batch at once (greedy decoding at width 1), recording the decoder's top-k at
         every step of each row's chosen sequence.
@@ -245,22 +240,11 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # 4. What each new beam's parent believed at this step: the tables the page shows.
             from_parent = parent[..., None].expand(-1, -1, k)
-            history.append(
-                BeamStep(
-                    rows=rows,
-                    parent=parent,
-                    token=token,
-                    prob=word_log_probs.reshape(n, -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0),
-                    top_ids=top_ids[..., :k]
-                    .gather(1, from_parent)
-                    .masked_fill(parent_finished[..., None], self.config.pad_id),
-                    top_probs=top_log_probs[..., :k]
-                    .gather(1, from_parent)
-                    .exp()
-                    .masked_fill(parent_finished[..., None], 0.0),
-                    score=score if keep_history else None,
-                )
-            )
+            gone = parent_finished[..., None]  # a finished beam's parent believed nothing at this step
+            prob = word_log_probs.reshape(n, -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0)
+            beliefs = top_ids[..., :k].gather(1, from_parent).masked_fill(gone, self.config.pad_id)
+            belief_probs = top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(gone, 0.0)
+            history.append(BeamStep(rows, parent, token, prob, beliefs, belief_probs, score if keep_history else None))
             # 5. Per-row step limits; a row whose best beam has finished leaves the working batch.
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
@@ -345,32 +329,14 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         save_file(state, os.path.join(save_directory, SAFETENSORS_SINGLE_FILE))
 
     @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision: str | None,
-        cache_dir,
-        force_download: bool,
-        local_files_only: bool,
-        token,
-        map_location: str = "cpu",
-        strict: bool = True,
-        **model_kwargs,
-    ):
-        model = cls(**model_kwargs)
+    def _from_pretrained(cls, *, model_id: str, revision, map_location="cpu", strict=True, **options):
+        download = {
+            name: options.pop(name, None) for name in ("cache_dir", "force_download", "local_files_only", "token")
+        }
+        model = cls(**options)  # what is left: the config, as the mixin read it from config.json
         if os.path.isdir(model_id):
             path = os.path.join(model_id, SAFETENSORS_SINGLE_FILE)
         else:
-            path = hf_hub_download(
-                repo_id=model_id,
-                filename=SAFETENSORS_SINGLE_FILE,
-                revision=revision,
-                cache_dir=cache_dir,
-                force_download=force_download,
-                local_files_only=local_files_only,
-                token=token,
-            )
-        state = load_file(path, device=str(map_location))
-        model.load_state_dict(state, strict=strict)  # copies into fp32 parameters
+            path = hf_hub_download(repo_id=model_id, filename=SAFETENSORS_SINGLE_FILE, revision=revision, **download)
+        model.load_state_dict(load_file(path, device=str(map_location)), strict=strict)  # into fp32 parameters
         return model.eval()
