@@ -362,7 +362,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
         concurrency_id="extra",
     )
 
-# Past the bound a request is told "busy" at once (s2s/serve/guard.py says it before Gradio's own 503) instead of waiting
+# Past the bound a request is told "busy" at once (s2s/serve/guard.py, before Gradio's own 503) instead of waiting
 # minutes.
 # Events without their own limit (choosing a sentence, a step to force) draw tables and a plot: a few at once,
 # where Gradio's default of 1 would make every visitor's choice wait behind another's.

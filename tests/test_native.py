@@ -1,4 +1,5 @@
-"""s2s/fast/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding either
+"""s2s/fast/native.py and kernels.c's GRU cell: built once, torch's operations where they cannot be, the same decoding
+either
 way."""
 
 import pytest
