@@ -1,17 +1,18 @@
-"""Every bad request in s2s.tools.bad_inputs.TABLE gets a message naming the limit: from the library, raw HTTP and
+"""Every bad request in tests/bad_inputs.py's TABLE gets a message naming the limit: from the library, raw HTTP and
 gradio_client."""
 
 import json
 import re
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
+from bad_inputs import TABLE, markdown, server_answer
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from s2s import Seq2Seq, Seq2SeqConfig, WordDoubler, WordTokenizer
-from s2s.tools.bad_inputs import TABLE, markdown, server_answer
 
 IDS = [row.name for row in TABLE]
 
@@ -22,9 +23,11 @@ def test_the_table_is_long_and_every_server_answer_names_its_limit():
         assert row.expect in server_answer(row), row.name
 
 
-def test_the_readme_table_has_a_line_per_row():
+def test_the_docs_table_has_a_line_per_row_and_is_the_printed_one():
     lines = markdown().splitlines()
     assert len(lines) == 2 + len(TABLE) and all(server_answer(row) in markdown() for row in TABLE)
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "serving.md").read_text(encoding="utf-8")
+    assert markdown() in docs, "docs/serving.md: paste the table `python scripts/bad_inputs_table.py` prints"
 
 
 @pytest.fixture(scope="module")

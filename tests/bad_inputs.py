@@ -1,16 +1,17 @@
-"""`python -m s2s.tools.bad_inputs`: the table of bad requests a public server must answer, and what each one gets.
+"""The table of bad requests a public server must answer, and what each one gets: the tests' data.
 
 One table serves the tests (tests/test_bad_inputs.py sends every row through raw HTTP, gradio_client where a
-client can send it, and `WordDoubler.double` where the library checks it) and the README (this module prints
-it as Markdown, each answer computed by the same checks the server runs before a request is queued).
+client can send it, and `WordDoubler.double` where the library checks it) and the docs
+(`python scripts/bad_inputs_table.py` prints it as Markdown, each answer computed by the same checks the server
+runs before a request is queued).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..limits import MAX_BODY_BYTES, MAX_CHARS, MAX_SENTENCES, MAX_WORDS_PER_SENTENCE
-from ..serve.guard import NO_UPLOADS, NOT_JSON, TOO_LARGE, refusal
+from s2s.limits import MAX_BODY_BYTES, MAX_CHARS, MAX_SENTENCES, MAX_WORDS_PER_SENTENCE
+from s2s.serve.guard import NO_UPLOADS, NOT_JSON, TOO_LARGE, refusal
 
 OK = "I love CUDA"
 TOP_K = "top_k must be a whole number from 1 to 10"
@@ -105,7 +106,3 @@ def markdown() -> str:
         answer = server_answer(row).replace("|", "\\|")
         lines.append(f"| {number} | {row.name} | {answer} |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(markdown())
