@@ -32,10 +32,9 @@ from s2s.limits import (
     split_lines,
 )
 from s2s.page import page_style, page_text, render, render_force, render_lessons, views
-from s2s.serve import heap, lazy_sessions
+from s2s.serve import gradio_patches, heap
 from s2s.serve.batcher import MicroBatcher
 from s2s.serve.guard import API_NAME, PAGE_API_NAME, RequestGuard, whole
-from s2s.serve.plain_json import plain_json
 
 heap.give_memory_back()  # free memory goes back to the system 4 times a second: RSS stays near what sessions hold
 # Env S2S_MODEL / S2S_REVISION (a Space's variables), else the model a built Space pins (pinned_model.json), else
@@ -68,7 +67,7 @@ def double(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> list[
     """
     # The answer is JSON already made (an orjson.Fragment): Gradio's result streams embed it as it is
     # (s2s/serve/plain_json.py), where they would walk its ~10,000 values on the server's event loop.
-    return orjson.Fragment(answer(text, top_k, beam_width)[0])
+    return gradio_patches.json_answer(answer(text, top_k, beam_width)[0])
 
 
 def double_on_page(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) -> tuple[orjson.Fragment, dict]:
@@ -76,7 +75,7 @@ def double_on_page(text: str, top_k: int, beam_width: int = DEFAULT_BEAM_WIDTH) 
     JSON string (a session keeps them to redraw; a string is ~5x smaller than the same dicts). Its own private
     event, so that /double keeps no state: MCP tools and API clients get the answer alone."""
     made, run = answer(text, top_k, beam_width)
-    return orjson.Fragment(made), {"results": made.decode(), **run}
+    return gradio_patches.json_answer(made), {"results": made.decode(), **run}
 
 
 def answer(text: str, top_k, beam_width) -> tuple[bytes, dict]:
@@ -270,7 +269,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 
     with gr.Accordion("API: what client.predict returns", open=False):
         gr.Markdown(page_text.API_NOTE)
-        api_json = plain_json(gr.JSON(label="Response of /double"))
+        api_json = gradio_patches.plain_json_output(gr.JSON(label="Response of /double"))
     with gr.Accordion("Model", open=False):
         gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS, MODEL_WARNING))
 
@@ -367,7 +366,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
 # Events without their own limit (choosing a sentence, a step to force) draw tables and a plot: a few at once,
 # where Gradio's default of 1 would make every visitor's choice wait behind another's.
 demo.queue(max_size=MAX_QUEUED_REQUESTS, default_concurrency_limit=4)
-lazy_sessions.install()  # each API call is a new session: its ~60 component configs are built only if used
+gradio_patches.install()  # lazy session configs, JSON answers made once; on another Gradio none (one warning)
 
 
 def launch_kwargs() -> dict:

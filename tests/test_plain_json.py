@@ -10,7 +10,7 @@ import orjson
 from gradio.data_classes import JsonData
 
 from s2s.serve import plain_json as module
-from s2s.serve.plain_json import plain_json
+from s2s.serve.plain_json import accept_fragments, plain_json
 
 ANSWER = [
     {
@@ -53,7 +53,7 @@ def test_json_made_already_is_handed_on_as_it_is():
 
 
 def test_gradios_routes_write_a_raw_call_streams_fragment_and_everything_else_as_before():
-    plain_json(gr.JSON())
+    accept_fragments()
     routes_json = gradio.routes.json
     fragment = orjson.Fragment(orjson.dumps(ANSWER))
     assert json.loads(routes_json.dumps([fragment, None])) == [ANSWER, None]
@@ -61,13 +61,13 @@ def test_gradios_routes_write_a_raw_call_streams_fragment_and_everything_else_as
         assert routes_json.dumps(value) == json.dumps(value)  # json's own, NaN and spacing included
     assert routes_json.dumps({"a": 1}, indent=2) == json.dumps({"a": 1}, indent=2)
     assert routes_json.loads('{"a": 1}') == {"a": 1}
-    plain_json(gr.JSON())
+    accept_fragments()
     assert gradio.routes.json is routes_json  # installed once
 
 
 def test_gradios_warnings_about_a_fragment_stay_out_of_the_log_and_others_do_not():
     fragment = orjson.Fragment(orjson.dumps(ANSWER))
-    plain_json(gr.JSON())
+    accept_fragments()
     with warnings.catch_warnings(record=True) as caught:
         assert JsonData.model_construct(root=fragment).model_dump() is fragment  # handed on as it is
         assert gr.JSON().postprocess(fragment).model_dump() == ANSWER  # a page session's own copy: still right

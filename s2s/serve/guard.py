@@ -16,7 +16,6 @@ When an API caller's stream ends, its session state is dropped: no page will eve
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import uuid
@@ -27,6 +26,7 @@ from urllib.parse import parse_qs
 from starlette.responses import JSONResponse, Response
 
 from ..limits import BUSY, DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K, MAX_BODY_BYTES, check_request, split_lines
+from . import gradio_patches
 
 API_NAME = "double"  # the one public endpoint; its values are (text, top_k[, beam_width])
 PAGE_API_NAME = "double_on_page"  # the page's own run of it (private: the page calls it by fn_index), same values
@@ -92,11 +92,13 @@ class RequestGuard:
         if scope["method"] == "GET" and (stream := CALL_STREAM.search(path)) and stream["event"] in self._refused:
             body = self._refused.pop(stream["event"])
             return await Response(body, media_type="text/event-stream")(scope, receive, send)
+        if not gradio_patches.installed():  # another Gradio: its private state is not ours to read
+            return await self._capped_only(scope, receive, send, path)
         if scope["method"] == "GET" and (session := _api_stream_session(scope, path, blocks)) is not None:
             try:
                 return await self.app(scope, receive, send)
             finally:
-                _forget(blocks, session)
+                gradio_patches.forget_session(blocks, session)
         if scope["method"] not in ("POST", "PUT", "PATCH"):
             return await self.app(scope, receive, send)
         if UPLOAD.search(path):
@@ -117,8 +119,7 @@ class RequestGuard:
             else:
                 is_double = call["api"] == API_NAME
             message = refusal(payload.get("data")) if is_double else None
-            queue = blocks._queue
-            if message is None and queue.max_size is not None and len(queue) >= queue.max_size:
+            if message is None and gradio_patches.queue_full(blocks):
                 message = BUSY
             refuse = partial(self._refuse, blocks, bool(call), payload.get("session_hash"))
             if message is not None and (call or payload.get("session_hash")):
@@ -137,12 +138,25 @@ class RequestGuard:
         """Refuse a /double request, answering its POST with an event id: a raw /call's stream is then the
         guard's to answer; a join's message goes on the caller's session stream, through Gradio's queue."""
         if not call:
-            return await _fail_as_event(blocks, session_hash, message)
+            return await gradio_patches.fail_as_event(blocks, session_hash, _error_output(message))
         event_id = uuid.uuid4().hex
         self._refused[event_id] = f"event: error\ndata: {json.dumps(_error_output(message))}\n\n".encode()
         while len(self._refused) > REFUSED_STREAMS_KEPT:
             self._refused.popitem(last=False)
         return {"event_id": event_id}
+
+    async def _capped_only(self, scope, receive, send, path: str):
+        """What the guard does on a Gradio its helpers were not written for: the body cap and no uploads, which
+        need nothing of Gradio's; the rest is Gradio's own (bad /double input is refused by the function)."""
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
+            return await self.app(scope, receive, send)
+        if UPLOAD.search(path):
+            await _drain(scope, receive)
+            return await JSONResponse({"error": NO_UPLOADS}, status_code=403)(scope, receive, send)
+        body = await _read_capped(scope, receive)
+        if body is None:
+            return await JSONResponse({"error": TOO_LARGE}, status_code=413)(scope, receive, send)
+        return await self.app(scope, _replay(body, receive), send)
 
     def _double_fns(self, blocks) -> set[int]:
         if self._double_ids is None:
@@ -207,23 +221,6 @@ def _with_length(scope, length: int):
     return {**scope, "headers": [*headers, (b"content-length", str(length).encode())]}
 
 
-async def _fail_as_event(blocks, session_hash: str | None, message: str) -> dict:
-    """Answer a join as Gradio answers an event that failed: an event id, and on the caller's stream a
-    completed-with-error message (what gradio_client turns into AppError and the page into an error toast)."""
-    from gradio.server_messages import ProcessCompletedMessage
-
-    queue, event_id = blocks._queue, uuid.uuid4().hex
-    session_hash = session_hash or event_id  # a raw /call names no session: Gradio then uses the event id
-    async with queue.pending_message_lock:
-        if session_hash not in queue.pending_messages_per_session:
-            queue.pending_messages_per_session[session_hash] = asyncio.Queue()
-        queue.pending_event_ids_session.setdefault(session_hash, set()).add(event_id)
-    queue.pending_messages_per_session[session_hash].put_nowait(
-        ProcessCompletedMessage(output=_error_output(message), success=False, event_id=event_id)
-    )
-    return {"event_id": event_id}
-
-
 def _error_output(message: str) -> dict:
     """A failed event's output, as Gradio makes it for a gr.Error."""
     return {"error": message, "duration": None, "visible": True, "title": "Error"}
@@ -249,10 +246,7 @@ def _busy_on_503(scope, receive, send, refuse):
 def _api_stream_session(scope, path: str, blocks) -> str | None:
     """The session an API caller's result stream belongs to (None for a page's stream or anything else)."""
     if (stream := CALL_STREAM.search(path)) is not None:
-        queue, event_id = blocks._queue, stream["event"]
-        if (event := queue.event_ids_to_events.get(event_id)) is not None:
-            return event.session_hash
-        return next((s for s, ids in list(queue.pending_event_ids_session.items()) if event_id in ids), event_id)
+        return gradio_patches.session_of_event(blocks, stream["event"])
     headers = dict(scope["headers"])
     # gradio_client marks its joins with x-gradio-user: api, but opens the stream with only its user agent.
     if QUEUE_STREAM.search(path) and (
@@ -260,15 +254,3 @@ def _api_stream_session(scope, path: str, blocks) -> str | None:
     ):
         return parse_qs(scope.get("query_string", b"").decode()).get("session_hash", [None])[0]
     return None
-
-
-def _forget(blocks, session: str) -> None:
-    """An API session's stream ended: nothing will redraw from its state, so drop it unless more is pending."""
-    queue = blocks._queue
-    if queue.pending_event_ids_session.get(session):
-        return
-    queue.pending_event_ids_session.pop(session, None)
-    holder = blocks.state_holder
-    with holder.lock:
-        holder.session_data.pop(session, None)
-        holder.time_last_used.pop(session, None)

@@ -37,7 +37,6 @@ def plain_json(component: gr.JSON) -> gr.JSON:
         return validating(value)
 
     component.postprocess = postprocess
-    accept_fragments()
     return component
 
 
