@@ -62,6 +62,7 @@ SERVING = {
     "page/views",
     "serve/__init__",
     "serve/batcher",
+    "serve/gradio_patches",
     "serve/guard",
     "serve/heap",
     "serve/lazy_sessions",
