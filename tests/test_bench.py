@@ -39,6 +39,7 @@ def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
     # The blog's way, one call per sentence and equal-length batches give exactly the batched answers.
     assert [c["identical"] for c in report["cases"] if c["identical"] is not None] == [True] * 4
     assert all(c["ms"] > 0 and c["gflop"] > 0 and 0 < c["of_matmul"] for c in report["cases"])
+    assert any(c["name"].startswith("force a word") and c["ms"] > 0 for c in report["cases"])
     training = [c for c in report["cases"] if c["name"].startswith("training")]
     assert len(training) == 2 and all(c["tokens_per_s"] > 0 and c["of_bf16_matmul"] > 0 for c in training)
     assert report["cli_sentences_per_s"] > 0

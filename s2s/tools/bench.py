@@ -88,6 +88,32 @@ def blog_style_greedy(model, ids: list[int]) -> list[int]:
     return out
 
 
+def forcing_case(wd: WordDoubler, sentence: str, repeat: int) -> Case:
+    """The page's "what if the decoder had said...": one sentence re-decoded with its second-best word forced at
+    each of a few steps (`WordDoubler.force`, the lesson's search), at the default width; ms per forced decode."""
+    result = wd.double([sentence], DEFAULT_TOP_K, DEFAULT_BEAM_WIDTH)[0]
+    picks = list(range(0, len(result.steps), max(1, len(result.steps) // 8)))
+
+    def force_each():
+        forced = []
+        for step in picks:
+            chunk = result.steps[step].chunk
+            before = [s.token for s in result.steps[:step] if s.chunk == chunk]
+            word = result.steps[step].top_k[min(1, len(result.steps[step].top_k) - 1)][0]
+            forced.append(wd.force(sentence, [*before, word], chunk, DEFAULT_TOP_K, DEFAULT_BEAM_WIDTH))
+        return forced
+
+    forced, ms = best_ms(force_each, repeat)
+    config = wd.model.config
+    return Case(
+        f"force a word, {len(sentence.split())} words, beam width {DEFAULT_BEAM_WIDTH} (ms per decode)",
+        len(picks),
+        ms / len(picks),
+        decode_gflop(config, forced, DEFAULT_BEAM_WIDTH) / len(picks),
+        matmul_gflops(decoder_rows(forced[:1], DEFAULT_BEAM_WIDTH), config, wd.device),
+    )
+
+
 def training_cases(wd: WordDoubler, batch_size: int, words: int, steps: int, repeat: int) -> list[Case]:
     """Teacher-forced training steps (forward, masked loss, backward, AdamW) on a copy of the model, two ways on the
     same batch: the plain step (`model(...)` then `masked_nll`, fp32) and the training command's own
@@ -256,6 +282,7 @@ def run_bench(wd: WordDoubler, args) -> dict:
 
     sorted_results = batched(f"mixed 1-{args.words} words, equal-length batches", mixed, 1, equal_length_batches)
     cases[-1].identical = all(map(same_result, as_sent, sorted_results))
+    cases.append(forcing_case(wd, base[0], repeat))
     cases.extend(training_cases(wd, args.train_batch, args.words, args.train_steps, repeat))
     # Any number of sentences through the library, and the CLI over a file of them.
     many = random_sentences(wd, args.many, 1, args.words, args.seed + 2)
