@@ -254,78 +254,120 @@ def evaluate_and_keep_best(
     plot_curve(run_dir / "log.jsonl", run_dir / "learning_curve.png")
 
 
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    args.argv = argv
-    runtime = start_runtime(args)
+@dataclass
+class Run:
+    """What a training run works with: the model and its optimizer, the run's state, its data and held-out sets."""
+
+    args: object
+    runtime: Runtime
+    run_dir: Path
+    model: Seq2Seq
+    tokenizer: WordTokenizer
+    optimizer: torch.optim.Optimizer
+    state: dict
+    loss_module: TrainingLoss | None = None
+    trainer: object = None  # the loss module, inside DistributedDataParallel when several processes train
+    rng: random.Random | None = None
+    sampler: FamilyMix | None = None
+    curriculum: Curriculum | None = None
+    eval_sources: dict | None = None
+
+
+def prepare(args, runtime: Runtime) -> Run:
+    """The model (fresh, or from --init-from), its optimizer, and the run's state (restored with --resume)."""
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-
     model, tokenizer = build_model(args)
     model.to(runtime.device)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=args.weight_decay
-    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=args.lr, weight_decay=args.weight_decay)
     state = restore(args, run_dir, model, optimizer, runtime)
-    if args.export_only:
-        if runtime.is_main:
-            export_checkpoint(model, tokenizer, state, args, runtime.device)
-        return
+    return Run(args, runtime, run_dir, model, tokenizer, optimizer, state)
 
-    # Data differ per rank and per resume, but are reproducible from (seed, rank, step).
-    rng = random.Random(args.seed * 1_000_003 + runtime.rank * 7919 + state["step"])
-    sampler = FamilyMix(
-        tokenizer, rng.randrange(2**31), args.mix, uniform_share=args.uniform_share, run_share=args.run_share
+
+def add_data(run: Run) -> None:
+    """The training sentences, the curriculum, the fixed held-out sets and the loss. Data differ per rank and per
+    resume, but are reproducible from (seed, rank, step)."""
+    args, runtime = run.args, run.runtime
+    run.rng = random.Random(args.seed * 1_000_003 + runtime.rank * 7919 + run.state["step"])
+    run.sampler = FamilyMix(
+        run.tokenizer, run.rng.randrange(2**31), args.mix, uniform_share=args.uniform_share, run_share=args.run_share
     )
-    curriculum = Curriculum(args.max_len, state["level"], step=args.level_step, uniform_share=args.length_uniform_share)
-    eval_sources = family_sources(
-        tokenizer, args.eval_names, range(1, args.max_len + 1), args.eval_per_length, seed=args.seed + 99_991
-    )  # the fixed held-out sets
-    loss_module = TrainingLoss(model, bf16=use_bf16(args, runtime.device))
-    trainer = DistributedDataParallel(loss_module) if runtime.distributed else loss_module
+    run.curriculum = Curriculum(
+        args.max_len, run.state["level"], step=args.level_step, uniform_share=args.length_uniform_share
+    )
+    lengths = range(1, args.max_len + 1)
+    run.eval_sources = family_sources(
+        run.tokenizer, args.eval_names, lengths, args.eval_per_length, seed=args.seed + 99_991
+    )
+    run.loss_module = TrainingLoss(run.model, bf16=use_bf16(args, runtime.device))
+    run.trainer = DistributedDataParallel(run.loss_module) if runtime.distributed else run.loss_module
 
+
+def evaluate_and_share(run: Run, running_loss: float, token_acc: float, seconds: float) -> None:
+    """On the main process, evaluate, keep the best and checkpoint; every rank then follows its curriculum."""
+    level = torch.tensor([run.curriculum.level])
+    if run.runtime.is_main:
+        run.state["seconds"] = seconds
+        precision = "bf16" if run.loss_module.bf16 else "fp32"
+        evaluate_and_keep_best(
+            run.model,
+            run.tokenizer,
+            run.optimizer,
+            run.state,
+            run.curriculum,
+            run.eval_sources,
+            run.args,
+            run.runtime,
+            running_loss,
+            token_acc,
+            run.run_dir,
+            precision,
+        )
+        level = torch.tensor([run.curriculum.level])
+    if run.runtime.distributed:
+        dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum
+        run.curriculum.level = int(level.item())
+
+
+def train(run: Run) -> None:
+    """The loop: set the rate, one step, log; every --eval-every steps (and at the end, or out of time) evaluate."""
+    args, state = run.args, run.state
     started, seconds_before = time.time(), state["seconds"]
-    bar = tqdm(total=args.steps, initial=state["step"], disable=not runtime.is_main, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=state["step"], disable=not run.runtime.is_main, dynamic_ncols=True)
     running_loss = None
     while state["step"] < args.steps:
-        for group in optimizer.param_groups:
+        for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(state["step"], args)
         if args.fp32_last and state["step"] >= args.steps - args.fp32_last:
-            loss_module.bf16 = False
+            run.loss_module.bf16 = False  # polish in the precision the model decodes in
+        lengths = run.curriculum.lengths(run.rng, mined_rows(args))
         loss, token_acc = train_step(
-            trainer, model, optimizer, sampler, curriculum.lengths(rng, mined_rows(args)), runtime.device, args
+            run.trainer, run.model, run.optimizer, run.sampler, lengths, run.runtime.device, args
         )
         state["step"] += 1
         running_loss = loss if running_loss is None else 0.98 * running_loss + 0.02 * loss
         bar.update(1)
-        bar.set_postfix(loss=f"{running_loss:.4f}", tok_acc=f"{token_acc:.4f}", level=curriculum.level)
-
+        bar.set_postfix(loss=f"{running_loss:.4f}", tok_acc=f"{token_acc:.4f}", level=run.curriculum.level)
         out_of_time = args.max_minutes and (time.time() - started) > 60 * args.max_minutes
         if state["step"] % args.eval_every == 0 or state["step"] == args.steps or out_of_time:
-            level = torch.tensor([curriculum.level])
-            if runtime.is_main:
-                state["seconds"] = seconds_before + time.time() - started
-                evaluate_and_keep_best(
-                    model,
-                    tokenizer,
-                    optimizer,
-                    state,
-                    curriculum,
-                    eval_sources,
-                    args,
-                    runtime,
-                    running_loss,
-                    token_acc,
-                    run_dir,
-                    "bf16" if loss_module.bf16 else "fp32",
-                )
-                level = torch.tensor([curriculum.level])
-            if runtime.distributed:
-                dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum
-                curriculum.level = int(level.item())
+            evaluate_and_share(run, running_loss, token_acc, seconds_before + time.time() - started)
             if out_of_time:
                 break
     bar.close()
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    args.argv = argv
+    runtime = start_runtime(args)
+    run = prepare(args, runtime)
+    if args.export_only:
+        if runtime.is_main:
+            export_checkpoint(run.model, run.tokenizer, run.state, args, runtime.device)
+        return
+    add_data(run)
+    train(run)
     if runtime.distributed:
         # Every rank at the same point before any closes its connections: a rank that exits while a peer's
         # transport still reads from it can make gloo abort that peer (seen once in CI: rank 1, SIGABRT).
