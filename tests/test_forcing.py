@@ -124,3 +124,25 @@ def test_forcing_words_gives_a_result_whose_chunk_starts_with_them(wd):
 def test_what_cannot_be_forced_is_refused_by_name(wd, prefix, chunk, message):
     with pytest.raises(ValueError, match=message):
         wd.force("I love CUDA Zorblax the cat sat", prefix, chunk=chunk)
+
+
+@torch.no_grad()
+def test_a_forced_row_continues_the_same_inside_a_batch_of_64():
+    model = tiny_model(TOK, seed=8)
+    words = list(range(4, 19))
+    sources = [[words[(i * 7 + j) % len(words)] for j in range(1 + i % 8)] for i in range(64)]
+    forced = [[sources[i][0], sources[i][0], 9][: 1 + i % 3] if i % 4 else [] for i in range(64)]
+    batch = collate(sources)
+    together = model.generate(batch.src, batch.lengths, top_k=3, beam_width=2, prefix=prefix_tensor(forced))
+    for row in (1, 2, 3, 5, 30, 63):
+        alone = model.generate(
+            torch.tensor([sources[row]]),
+            torch.tensor([len(sources[row])]),
+            top_k=3,
+            beam_width=2,
+            prefix=prefix_tensor([forced[row]]),
+        )
+        steps = int(alone.num_steps[0])
+        assert int(together.num_steps[row]) == steps
+        assert together.tokens[row, :steps].tolist() == alone.tokens[0, :steps].tolist()
+        assert torch.allclose(together.probs[row, :steps], alone.probs[0, :steps], atol=1e-5)

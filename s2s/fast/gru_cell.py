@@ -8,7 +8,7 @@ elementwise operations; or, where s2s/fast/kernels.c is built (`native`), one (n
 one C pass (0.78 against 0.89 ms a step at 128 rows), and for up to FUSED_MAX_ROWS rows one C call for the whole
 cell (`gru_cell_fused`: one row 31 against 54 us a step), which `read` also steps for decoding's encoder.
 
-The table against the embedding and matmul, in one process, three rounds alternating (2026-12-01): 64 x 26 words
+The table against the embedding and matmul, in one process, three rounds alternating: 64 x 26 words
 3-4% faster greedy and 2-4% at beam width 2; one sentence at a time 14% and 9%; 31 MB at the shipped size. Alone
 the lookup takes 10-45 us where the matmul took 76 at 128 rows; in the loop its rows, read at random from the
 table, push some of the hidden weights out of the cache, and part of that gain goes.
@@ -63,7 +63,7 @@ class CellWeights:
 
 
 # Up to this many rows the fused cell (kernels.c's gru_cell_fused: the sums in registers, each thread its own
-# hidden units) is faster; past it, torch's matmul then the gates' pass. In the decoding loop, 2026-12-01: one row
+# hidden units) is faster; past it, torch's matmul then the gates' pass. In the decoding loop: one row
 # 31 against 54 us a step, 64 rows 338 against 412; at 128 rows the greedy 64 x 26 words case is 7-12% slower.
 FUSED_MAX_ROWS = 64
 

@@ -8,11 +8,11 @@ decoder's states, natively one call (`output_ranked`) that makes a tile of rows'
 core's cache and ranks them there, so the (N, V') logits never go to memory; `ranked_log_probs` ranks logits
 already made.
 
-Where a greedy step's ranking went at 128 rows of the shipped model, top-k 5 (2026-12-01, in the decoding loop,
+Where a greedy step's ranking went at 128 rows of the shipped model, top-k 5 (in the decoding loop,
 two threads): torch's nine operations 0.50 ms a step (block maxima 0.12, two small `topk`s 0.15, gather and ids
 0.08, normaliser 0.16); the C function 0.22 ms. Outside the loop torch's operations take 0.30 ms on the same
 logits: in it, each reads the (128, 5056) logits from wherever the last one left them, where the C function
-reads a row, 20 KB, and finds it in the core's own cache for its second pass. Later the same day: the row's sum
+reads a row, 20 KB, and finds it in the core's own cache for its second pass. Since then: the row's sum
 in 16 lanes (one horizontal sum a row, where each part of 256 took one) and a vector test before each group's
 insertions, 2.1 -> 1.6 us a row alone; then the projection and output layer in the same call (one row: 28
 against 44 us a step for the projection, output matmul and ranking).
@@ -160,7 +160,7 @@ def log_normalizer_(logits: torch.Tensor, max_logit: torch.Tensor) -> torch.Tens
 
     Shifted logits below EXP_FLOOR are raised to it: each then adds e^-87 (1.6e-38) instead of less, and the
     sum, at least 1 (the max's own term), cannot hold either (a test checks it bit for bit). The clamp's pass
-    costs ~30 us at (128, 5056). `python -m s2s.bench`, two runs each way (2026-12-01): 64 runs of one word,
+    costs ~30 us at (128, 5056). `python -m s2s.bench`, two runs each way: 64 runs of one word,
     where 12% of the shifted logits fall below the floor, 68 -> 45 ms greedy and 121-125 -> 74-76 ms at beam
     width 2; 64 real-text lines 46-47 -> 42-44 and 78-79 -> 71-72 ms; random text (0.5% below) the same within
     noise."""

@@ -7,7 +7,7 @@ each a new visitor): the server's RSS went 787 MB -> 2.3 GB. The server bounds t
 free memory of every arena back to the system four times a second (`malloc_trim`, from a thread of its own):
 513 -> 650 MB over 24 runs, 7.3 s a run.
 
-Until 2026-12-01 it fixed the mmap threshold at 256 KiB instead, so that large blocks were unmapped when freed
+A fixed mmap threshold of 256 KiB, the other way,, so that large blocks were unmapped when freed
 (505 -> 594 MB over 24 runs, 8.2 s a run). But then every block of a decoder step above 256 KiB was mapped anew
 and its pages faulted in and zeroed by the kernel, each step: decoding in the server took 1.7-1.9x as long as in
 the library (64 x 26 words greedy 96 against 56 ms, 34,000 page faults a call; 128 x 20 words at beam width 8,

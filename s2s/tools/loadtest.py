@@ -16,7 +16,7 @@ The users stand in for visitors on other machines, but here they share the serve
 run at the lowest CPU priority (nice 19, `--users-nice`), so that the server and the probers get the CPU first,
 as they would if the users were elsewhere. At the same priority the probers time the users' own work: the
 64-user test's bad request was refused in p95 0.12-0.18 s that way, 0.013-0.034 s with the users niced, and the
-refusals are the server's, on its event loop, either way (2026-12-01; README, Queue and latency).
+refusals are the server's, on its event loop, either way (docs/serving.md, "Queue and latency").
 """
 
 from __future__ import annotations
