@@ -242,7 +242,7 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
     from s2s.data import collate
     from s2s.loss import worst_token_nll
     from s2s.tokenizer import PAD_ID
-    from s2s.training.train import hardest_rows, mined_batch, mined_rows
+    from s2s.training.mining import hardest_rows, mined_batch, mined_rows
 
     tok = tiny_tokenizer()
     model = tiny_model(tok, seed=1)

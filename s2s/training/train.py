@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
 import sys
 import time
@@ -24,23 +23,16 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from ..data import Curriculum, TrainingBatch, build_vocabulary
-from ..loss import worst_token_nll
+from ..data import Curriculum, build_vocabulary
 from ..model import Seq2Seq, Seq2SeqConfig
-from ..tokenizer import PAD_ID, WordTokenizer
+from ..tokenizer import WordTokenizer
 from .checkpoint import load_checkpoint, plot_curve, save_checkpoint
+from .export import export, export_checkpoint, measure_families, pooled
 from .families import FamilyMix, family_sources
-from .measure import best_chunk_length, native_exact_match, native_length, predicted_exact_match
-from .model_card import write_model_card
+from .measure import best_chunk_length, native_length
+from .mining import mined_batch, mined_rows
 from .recipe import learning_rate, parse_args
 from .train_step import TrainingLoss, bf16_is_fast
-
-
-def machine_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-
 
 # --- the phases of a run ---
 
@@ -127,63 +119,6 @@ def restore(args, run_dir: Path, model, optimizer, runtime: Runtime) -> dict:
     if args.config:
         state["recipe"] = {"path": args.config, "text": Path(args.config).read_text(encoding="utf-8")}
     return state
-
-
-def measure_families(model, sources: dict[str, list[list[int]]], device) -> dict[str, dict[int, float]]:
-    """Native exact match by length for each family's held-out set."""
-    model.eval()
-    return {name: native_exact_match(model, ids, device=device) for name, ids in sources.items()}
-
-
-def pooled(by_family: dict[str, dict[int, float]]) -> dict[int, float]:
-    """Exact match by length over all families, each family weighing the same."""
-    lengths = sorted({n for by_length in by_family.values() for n in by_length})
-    return {
-        n: sum(b[n] for b in by_family.values() if n in b) / sum(n in b for b in by_family.values()) for n in lengths
-    }
-
-
-def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
-    """The given rows of a batch, trimmed to their own longest sentence."""
-    longest = int(batch.lengths[rows].max())
-    return TrainingBatch(
-        batch.src[rows, :longest],
-        batch.lengths[rows],
-        batch.tgt_in[rows, : 2 * longest + 1],
-        batch.tgt_out[rows, : 2 * longest + 1],
-    )
-
-
-def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBatch:
-    """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
-    least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
-    learns almost nothing from a plain batch: nearly every row is already right."""
-    batch = sampler.batch(lengths)
-    hard = hard_row_count(args)
-    if not hard:
-        return batch
-    plain = torch.arange(args.batch_size - hard)
-    candidates = torch.arange(len(plain), len(lengths))
-    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard, device)]
-    return rows_of(batch, torch.cat([plain, hardest]))
-
-
-def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor:
-    """Indices of the `keep` rows whose least likely target token (teacher-forced) is least likely."""
-    model.eval()
-    with torch.inference_mode():
-        log_probs = model(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))
-        return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
-
-
-def hard_row_count(args) -> int:
-    """Rows of each batch that are mined (0 without mining)."""
-    return round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
-
-
-def mined_rows(args) -> int:
-    """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
-    return args.batch_size + hard_row_count(args) * (args.mine_factor - 1)
 
 
 def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
@@ -373,55 +308,6 @@ def main(argv=None) -> None:
         # transport still reads from it can make gloo abort that peer (seen once in CI: rank 1, SIGABRT).
         dist.barrier()
         dist.destroy_process_group()
-
-
-def export_checkpoint(model, tokenizer, state: dict, args, device) -> None:
-    """--export-only: measure the checkpoint on larger fresh sets than the training evaluation's (whose
-    64 sentences per length cannot tell 99.5% from 100%), one per evaluated family, then export it with
-    the chunk length that best_chunk_length chooses over all of them."""
-    sources = family_sources(
-        tokenizer, args.eval_names, range(1, args.max_len + 1), args.export_per_length, seed=args.seed + 424_243
-    )  # neither training's nor evaluation's sentences
-    by_family = measure_families(model, sources, device)
-    by_length = pooled(by_family)
-    chunk_length = best_chunk_length(by_length, args.max_len, args.export_per_length * len(by_family))
-    print(
-        json.dumps(
-            {
-                "step": state["step"],
-                "native_length": native_length(by_length),
-                "chunk_length": chunk_length,
-                "predicted_exact_match": predicted_exact_match(by_length, chunk_length, args.max_len),
-                "exact_match_by_length": by_length,
-                "exact_match_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
-            }
-        ),
-        file=sys.stderr,
-    )
-    export(model, tokenizer, chunk_length, Path(args.out), state, device, by_length)
-
-
-def export(model, tokenizer, max_src_len: int, out: Path, state: dict, device, by_length: dict) -> None:
-    """Write the deployable model; longer sentences than max_src_len will be doubled in chunks."""
-    out.mkdir(parents=True, exist_ok=True)
-    exported = Seq2Seq(Seq2SeqConfig(**{**asdict(model.config), "max_src_len": max(max_src_len, 1)}))
-    exported.load_state_dict(model.state_dict())
-    exported.save_pretrained(out)
-    tokenizer.save(out / "tokenizer.json")
-    write_model_card(
-        out,
-        config=exported.config,
-        num_parameters=exported.num_parameters(),
-        vocabulary_words=len(tokenizer.words),
-        training={
-            "commands": state["commands"],
-            "recipe": state.get("recipe"),
-            "steps": state["step"],
-            "seconds": state["seconds"],
-            "machine": machine_description(device),
-            "native_by_length": by_length,
-        },
-    )
 
 
 if __name__ == "__main__":

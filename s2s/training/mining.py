@@ -1,0 +1,52 @@
+"""Hard-example mining: batches whose half are the fresh sentences the model finds hardest (--mine-factor)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..data import TrainingBatch
+from ..loss import worst_token_nll
+from ..tokenizer import PAD_ID
+
+
+def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
+    """The given rows of a batch, trimmed to their own longest sentence."""
+    longest = int(batch.lengths[rows].max())
+    return TrainingBatch(
+        batch.src[rows, :longest],
+        batch.lengths[rows],
+        batch.tgt_in[rows, : 2 * longest + 1],
+        batch.tgt_out[rows, : 2 * longest + 1],
+    )
+
+
+def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBatch:
+    """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
+    least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
+    learns almost nothing from a plain batch: nearly every row is already right."""
+    batch = sampler.batch(lengths)
+    hard = hard_row_count(args)
+    if not hard:
+        return batch
+    plain = torch.arange(args.batch_size - hard)
+    candidates = torch.arange(len(plain), len(lengths))
+    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard, device)]
+    return rows_of(batch, torch.cat([plain, hardest]))
+
+
+def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor:
+    """Indices of the `keep` rows whose least likely target token (teacher-forced) is least likely."""
+    model.eval()
+    with torch.inference_mode():
+        log_probs = model(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))
+        return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
+
+
+def hard_row_count(args) -> int:
+    """Rows of each batch that are mined (0 without mining)."""
+    return round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
+
+
+def mined_rows(args) -> int:
+    """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
+    return args.batch_size + hard_row_count(args) * (args.mine_factor - 1)
