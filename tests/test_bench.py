@@ -47,8 +47,8 @@ def test_every_case_runs_and_agrees_with_the_batched_decode(tmp_path):
 
 
 def test_the_matmul_reference_has_as_many_rows_as_the_decoders_batch():
-    from s2s.doubler import DoubleResult
     from s2s.limits import DEFAULT_BATCH_SIZE
+    from s2s.results import DoubleResult
     from s2s.tools.yardstick import decoder_rows
 
     long_ones = [DoubleResult(input="x", output="x x", chunks=2) for _ in range(64)]  # 26 words: two rows each

@@ -73,7 +73,7 @@ def test_long_sentences_run_as_chunks_of_the_same_batch_and_are_joined(doubler):
 def test_steps_are_built_once_when_first_read_and_replace_still_works(doubler):
     from dataclasses import replace
 
-    from s2s.doubler import DoubleResult, Step
+    from s2s.results import DoubleResult, Step
 
     result = doubler.double(["a b c d e f g h i j"], top_k=2)[0]
     pending = list(result.__dict__["_pending"])

@@ -36,6 +36,7 @@ SERVING = {
     "limits",
     "loss",
     "model",
+    "results",
     "tokenizer",
     "weights",
     "fast/__init__",

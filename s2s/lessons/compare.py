@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..doubler import DoubleResult, WordDoubler
+from ..doubler import WordDoubler
 from ..limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
+from ..results import DoubleResult
 
 # Probabilities of a sentence decoded alone and inside a batch agree to this (DESIGN: batch invariance). Not 1e-5:
 # float32 matmuls block differently for 1 row and for 64 (encoder states differ by 7e-7), and at a step the

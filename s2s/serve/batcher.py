@@ -16,8 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
-from ..doubler import DoubleResult
 from ..limits import DEFAULT_BEAM_WIDTH, MAX_SENTENCES, check_request
+from ..results import DoubleResult
 
 # One merged forward pass holds at most this many sentence beams (sentences x beam width, each one
 # decoder row before chunking): big enough to fill a CPU or GPU, small enough that nobody waits behind

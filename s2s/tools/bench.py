@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 
 from ..data import random_text_sentence
-from ..doubler import DoubleResult, WordDoubler, split_into_chunks
+from ..doubler import WordDoubler, split_into_chunks
 from ..fast import native
 from ..lessons.compare import same_result
 from ..limits import DEFAULT_BEAM_WIDTH, DEFAULT_TOP_K
+from ..results import DoubleResult
 from ..training.evaluate import real_text
 from ..training.families import one_word_run
 from .cases import Case, blog_style_greedy, cli_case, forcing_case, measure_app, training_cases

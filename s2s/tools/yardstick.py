@@ -7,8 +7,8 @@ import time
 
 import torch
 
-from ..doubler import DoubleResult
 from ..limits import DEFAULT_BATCH_SIZE
+from ..results import DoubleResult
 
 
 def best_ms(fn, repeat: int):
