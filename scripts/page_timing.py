@@ -60,7 +60,7 @@ def main() -> None:
     text = "\n".join(" ".join(rng.choice(words) for _ in range(args.words)) for _ in range(args.sentences))
     rows = []
     for width in (int(w) for w in args.widths.split(",")):
-        _, state = app.double(text, 5, width)
+        _, state = app.double_on_page(text, 5, width)
         row = {
             "beam_width": width,
             "double_s": fastest(app.double, text, 5, width, repeat=args.repeat),

@@ -237,8 +237,16 @@ def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_m
     app_module.show_tree(state, 0)
     assert calls == [("generate", "Seq2Seq")]
     calls.clear()
+    from s2s.lessons import unpacked
+
+    fast = unpacked.generate
+    monkeypatch.setattr(
+        unpacked,
+        "generate",
+        lambda model, *a, **k: calls.append(("fast", type(model).__name__)) or fast(model, *a, **k),
+    )
     app_module.show_unpacked(state)
-    assert calls == [("generate", "ForgotToPack")]
+    assert calls == [("fast", "ForgotToPack")]  # one fast search, from the unpacked encoder's states
 
 
 def test_the_page_keeps_a_preview_of_the_api_answer_not_a_second_copy(app_module):

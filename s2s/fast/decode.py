@@ -29,15 +29,18 @@ _LAYOUTS_LOCK = threading.RLock()
 
 @torch.inference_mode()
 def generate(
-    model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1
+    model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, top_k: int = 5, beam_width: int = 1, encoded=None
 ) -> Generation:
-    """`model.generate(src, lengths, top_k, beam_width)`, by the fastest way this model and machine allow."""
+    """`model.generate(src, lengths, top_k, beam_width)`, by the fastest way this model and machine allow.
+
+    encoded (L, B, H): the encoder's states, when they are not the model's own encoding of src (the page's lesson
+    decodes from an unpacked encoder's states); the search then starts from them."""
     config = model.config
     if config.num_layers != 1:
         return model.generate(src, lengths, top_k=top_k, beam_width=beam_width)
     lengths = lengths.to(src.device)
     k = min(top_k, config.vocab_size)
-    encoded = encode(model, src, lengths)  # (1, B, H)
+    encoded = encode(model, src, lengths) if encoded is None else encoded  # (1, B, H)
     if beam_step.usable(encoded):
         per_beam = min(beam_width, config.vocab_size)
         ids = (config.sos_id, config.eos_id, config.pad_id)
