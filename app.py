@@ -131,7 +131,7 @@ def force_at_cell(state: dict | None, index: int | None, evt: gr.SelectData) -> 
     return {**shown, force_step: step, force_word: gr.Dropdown(choices=choices, value=word)}
 
 
-def pick_force_step(state: dict | None, index: int | None, step: int | None) -> dict:
+def pick_force_step(state: dict | None, index: int | None, step: int | None) -> gr.Dropdown:
     choices = render_force.force_choices(views.chosen(views.results_of(state), index), step, wd.max_src_len)
     return gr.Dropdown(choices=choices, value=None)
 
