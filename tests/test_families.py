@@ -8,7 +8,8 @@ import pytest
 from helpers import tiny_tokenizer
 
 from s2s.tokenizer import WordTokenizer
-from s2s.training.families import FAMILIES, FamilyMix, family_sources, parse_mix
+from s2s.training.families import FAMILIES
+from s2s.training.mix import FamilyMix, family_sources, parse_mix
 
 LENGTHS = [1, 2, 3, 7, 13, 25, 26, 40, 52]
 

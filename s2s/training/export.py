@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from ..model import Seq2Seq, Seq2SeqConfig
-from .families import family_sources
 from .measure import best_chunk_length, native_exact_match, native_length, predicted_exact_match
+from .mix import family_sources
 from .model_card import write_model_card
 
 

@@ -8,7 +8,8 @@ import math
 import tomllib
 from pathlib import Path
 
-from .families import FAMILIES, parse_mix
+from .families import FAMILIES
+from .mix import parse_mix
 
 DEFAULT_MIX = "random=0.4,run=0.1,runs=0.08,phrase=0.08,unknown=0.1,unknown_share=0.08,counting=0.08,letters=0.08"
 

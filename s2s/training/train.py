@@ -28,9 +28,9 @@ from ..model import Seq2Seq, Seq2SeqConfig
 from ..tokenizer import WordTokenizer
 from .checkpoint import load_checkpoint, plot_curve, save_checkpoint
 from .export import export, export_checkpoint, measure_families, pooled
-from .families import FamilyMix, family_sources
 from .measure import best_chunk_length, native_length
 from .mining import mined_batch, mined_rows
+from .mix import FamilyMix, family_sources
 from .recipe import learning_rate, parse_args
 from .train_step import TrainingLoss, bf16_is_fast
 
