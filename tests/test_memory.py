@@ -2,7 +2,8 @@
 
 import pytest
 
-from s2s.tools.loadtest import launched_app, raw_double, rss_mb
+from s2s.tools.loadtest import launched_app, rss_mb
+from s2s.tools.probes import raw_double
 
 pytestmark = pytest.mark.slow  # starts a server and sends it a few thousand sentences
 
