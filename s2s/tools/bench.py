@@ -35,110 +35,136 @@ def random_sentences(wd: WordDoubler, count: int, min_words: int, max_words: int
     return [random_text_sentence(rng, wd.tokenizer, rng.randint(min_words, max_words)) for _ in range(count)]
 
 
-def run_bench(wd: WordDoubler, args) -> dict:
-    """Every case in one run, on the same weights and sentences."""
-    config, top_k, repeat = wd.model.config, args.top_k, args.repeat
-    cases: list[Case] = []
-    full = random_sentences(wd, max(args.sizes), args.words, args.words, args.seed)
-    base = full[: args.sentences]
-    wd.double(base[:2], top_k)  # warm-up: the first calls pay for allocation and kernel selection
+class Bench:
+    """The cases of one run, on the same weights and sentences, in the order they are timed."""
 
-    def batched(name: str, sentences: list[str], width: int, fn=None) -> list[DoubleResult]:
-        fn = fn or (lambda: wd.double(sentences, top_k, width))
-        results, ms = best_ms(fn, repeat)
+    def __init__(self, wd: WordDoubler, args):
+        self.wd, self.args, self.config = wd, args, wd.model.config
+        self.cases: list[Case] = []
+
+    def batched(self, name: str, sentences: list[str], width: int, fn=None) -> list[DoubleResult]:
+        """Time one batched way (wd.double unless fn) and add its case; returns its results."""
+        wd, top_k = self.wd, self.args.top_k
+        results, ms = best_ms(fn or (lambda: wd.double(sentences, top_k, width)), self.args.repeat)
         rows = decoder_rows(results, width)
-        cases.append(
-            Case(name, len(sentences), ms, decode_gflop(config, results, width), matmul_gflops(rows, config, wd.device))
-        )
+        gflop = decode_gflop(self.config, results, width)
+        self.cases.append(Case(name, len(sentences), ms, gflop, matmul_gflops(rows, self.config, wd.device)))
         return results
 
-    # The blog's way and one call per sentence, against the batched greedy and default-width decodes.
-    greedy = batched(f"batched greedy, {len(base)} x {args.words} words", base, 1)
-    # Chunked as the library chunks a sentence longer than the model's rows, so that the outputs compare.
-    chunks = [
-        [wd.tokenizer.encode(" ".join(c)) for c in split_into_chunks(s.split(), config.max_src_len)] for s in base
-    ]
-    blog, ms = best_ms(lambda: [[blog_style_greedy(wd.model, ids) for ids, _ in parts] for parts in chunks], 1)
-    blog_same = all(
-        " ".join(wd.tokenizer.decode(out, slots) for out, (_, slots) in zip(outs, parts)) == r.output
-        for outs, parts, r in zip(blog, chunks, greedy)
-    )
-    cases.append(
-        Case(
-            "blog-style: one sentence at a time, encoder stepped word by word",
-            len(base),
-            ms,
-            decode_gflop(config, greedy, 1),
-            matmul_gflops(1, config, wd.device),
-            blog_same,
+    def against_one_at_a_time(self, base: list[str]) -> None:
+        """The blog's way and one call per sentence, against the batched greedy and default-width decodes."""
+        wd, config, words, top_k = self.wd, self.config, self.args.words, self.args.top_k
+        greedy = self.batched(f"batched greedy, {len(base)} x {words} words", base, 1)
+        # Chunked as the library chunks a sentence longer than the model's rows, so that the outputs compare.
+        chunks = [
+            [wd.tokenizer.encode(" ".join(c)) for c in split_into_chunks(s.split(), config.max_src_len)] for s in base
+        ]
+        blog, ms = best_ms(lambda: [[blog_style_greedy(wd.model, ids) for ids, _ in parts] for parts in chunks], 1)
+        same = all(
+            " ".join(wd.tokenizer.decode(out, slots) for out, (_, slots) in zip(outs, parts)) == r.output
+            for outs, parts, r in zip(blog, chunks, greedy)
         )
-    )
-    for width in (1, 2):
-        together = greedy if width == 1 else batched(f"batched beam width 2, {len(base)} x {args.words} words", base, 2)
-        alone, ms = best_ms(lambda width=width: [wd.double(s, top_k, width)[0] for s in base], 1)
-        cases.append(
+        self.cases.append(
             Case(
-                f"one call per sentence, beam width {width}",
+                "blog-style: one sentence at a time, encoder stepped word by word",
                 len(base),
                 ms,
-                decode_gflop(config, alone, width),
-                matmul_gflops(decoder_rows(alone[:1], width), config, wd.device),
-                all(map(same_result, together, alone)),
+                decode_gflop(config, greedy, 1),
+                matmul_gflops(1, config, wd.device),
+                same,
             )
         )
-    for size in args.sizes:
-        batched(f"batched greedy, B = {size}", full[:size], 1)
-    # What visitors type, whose decoder steps differ from random text's: runs of one word, real lines.
-    rng = random.Random(args.seed + 3)
-    runs = [one_word_run(rng, wd.tokenizer, rng.randint(1, args.words)) for _ in range(args.sentences)]
-    texts = real_text()
-    lines = rng.sample(texts, min(args.sentences, len(texts)))
-    for family, sentences in (("runs of one word", runs), ("real-text lines", lines)):
         for width in (1, 2):
-            batched(f"{family}, {len(sentences)} of them, beam width {width}", sentences, width)
-    # Mixed lengths: one batch as sent, against the same rows in batches of one length each.
-    mixed = random_sentences(wd, args.mixed, 1, args.words, args.seed + 1)
-    as_sent = batched(
-        f"mixed 1-{args.words} words, one batch as sent", mixed, 1, lambda: wd.double_batch(mixed, top_k, 1)
-    )
-    by_length: dict[int, list[int]] = {}
-    for i, s in enumerate(mixed):
-        by_length.setdefault(len(s.split()), []).append(i)
+            together = (
+                greedy if width == 1 else self.batched(f"batched beam width 2, {len(base)} x {words} words", base, 2)
+            )
+            alone, ms = best_ms(lambda width=width: [wd.double(s, top_k, width)[0] for s in base], 1)
+            rows = decoder_rows(alone[:1], width)
+            self.cases.append(
+                Case(
+                    f"one call per sentence, beam width {width}",
+                    len(base),
+                    ms,
+                    decode_gflop(config, alone, width),
+                    matmul_gflops(rows, config, wd.device),
+                    all(map(same_result, together, alone)),
+                )
+            )
 
-    def equal_length_batches():
-        out: list = [None] * len(mixed)
-        for rows in by_length.values():
-            for i, r in zip(rows, wd.double_batch([mixed[i] for i in rows], top_k, 1)):
-                out[i] = r
-        return out
+    def what_visitors_type(self) -> None:
+        """Runs of one word and real-text lines, whose decoder steps differ from random text's."""
+        rng = random.Random(self.args.seed + 3)
+        count, words = self.args.sentences, self.args.words
+        runs = [one_word_run(rng, self.wd.tokenizer, rng.randint(1, words)) for _ in range(count)]
+        texts = real_text()
+        lines = rng.sample(texts, min(count, len(texts)))
+        for family, sentences in (("runs of one word", runs), ("real-text lines", lines)):
+            for width in (1, 2):
+                self.batched(f"{family}, {len(sentences)} of them, beam width {width}", sentences, width)
 
-    sorted_results = batched(f"mixed 1-{args.words} words, equal-length batches", mixed, 1, equal_length_batches)
-    cases[-1].identical = all(map(same_result, as_sent, sorted_results))
-    cases.append(forcing_case(wd, base[0], repeat))
-    cases.extend(training_cases(wd, args.train_batch, args.words, args.train_steps, repeat))
-    # Any number of sentences through the library, and the CLI over a file of them.
-    many = random_sentences(wd, args.many, 1, args.words, args.seed + 2)
-    before = rss_mb()
-    results, ms = best_ms(lambda: wd.double(many, 1, 1), 1)
-    cases.append(
-        Case(
-            f"wd.double, {len(many):,} sentences of 1-{args.words} words, greedy",
-            len(many),
-            ms,
-            decode_gflop(config, results, 1),
-            matmul_gflops(512, config, wd.device),
+    def mixed_lengths(self) -> None:
+        """Mixed lengths: one batch as sent, against the same rows in batches of one length each."""
+        wd, words, top_k = self.wd, self.args.words, self.args.top_k
+        mixed = random_sentences(wd, self.args.mixed, 1, words, self.args.seed + 1)
+        as_sent = self.batched(
+            f"mixed 1-{words} words, one batch as sent", mixed, 1, lambda: wd.double_batch(mixed, top_k, 1)
         )
-    )
-    report = {"rss_mb_before_many": before, "rss_mb_after_many": rss_mb()}
-    if args.cli:
-        total, startup = cli_case(args.model, many, 1)
-        report |= {
-            "cli_seconds": total,
-            "cli_startup_seconds": startup,
-            "cli_sentences_per_s": len(many) / total,
-            "cli_sentences_per_s_after_startup": len(many) / (total - startup),
-        }
-    return {**report, "cases": [c.row() for c in cases]}
+        by_length: dict[int, list[int]] = {}
+        for i, s in enumerate(mixed):
+            by_length.setdefault(len(s.split()), []).append(i)
+
+        def equal_length_batches():
+            out: list = [None] * len(mixed)
+            for rows in by_length.values():
+                for i, r in zip(rows, wd.double_batch([mixed[i] for i in rows], top_k, 1)):
+                    out[i] = r
+            return out
+
+        together = self.batched(f"mixed 1-{words} words, equal-length batches", mixed, 1, equal_length_batches)
+        self.cases[-1].identical = all(map(same_result, as_sent, together))
+
+    def any_number(self) -> dict:
+        """Any number of sentences through the library, and the CLI over a file of them."""
+        wd, args = self.wd, self.args
+        many = random_sentences(wd, args.many, 1, args.words, args.seed + 2)
+        before = rss_mb()
+        results, ms = best_ms(lambda: wd.double(many, 1, 1), 1)
+        self.cases.append(
+            Case(
+                f"wd.double, {len(many):,} sentences of 1-{args.words} words, greedy",
+                len(many),
+                ms,
+                decode_gflop(self.config, results, 1),
+                matmul_gflops(512, self.config, wd.device),
+            )
+        )
+        report = {"rss_mb_before_many": before, "rss_mb_after_many": rss_mb()}
+        if args.cli:
+            total, startup = cli_case(args.model, many, 1)
+            report |= {
+                "cli_seconds": total,
+                "cli_startup_seconds": startup,
+                "cli_sentences_per_s": len(many) / total,
+                "cli_sentences_per_s_after_startup": len(many) / (total - startup),
+            }
+        return report
+
+
+def run_bench(wd: WordDoubler, args) -> dict:
+    """Every case in one run, on the same weights and sentences."""
+    bench = Bench(wd, args)
+    full = random_sentences(wd, max(args.sizes), args.words, args.words, args.seed)
+    base = full[: args.sentences]
+    wd.double(base[:2], args.top_k)  # warm-up: the first calls pay for allocation and kernel selection
+    bench.against_one_at_a_time(base)
+    for size in args.sizes:
+        bench.batched(f"batched greedy, B = {size}", full[:size], 1)
+    bench.what_visitors_type()
+    bench.mixed_lengths()
+    bench.cases.append(forcing_case(wd, base[0], args.repeat))
+    bench.cases.extend(training_cases(wd, args.train_batch, args.words, args.train_steps, args.repeat))
+    report = bench.any_number()
+    return {**report, "cases": [c.row() for c in bench.cases]}
 
 
 def machine(device) -> str:
