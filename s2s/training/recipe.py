@@ -20,10 +20,8 @@ DESCRIPTION = (
 )
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m s2s.train", description=DESCRIPTION, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+def _run_flags(p: argparse.ArgumentParser) -> None:
+    """Where the run lives: its recipe, its directory, its export, resuming."""
     p.add_argument("--config", default=None, help="a TOML recipe whose keys are these flags (dashes or underscores)")
     p.add_argument("--run-dir", default="runs/doubler", help="checkpoint, learning-curve log and plot go here")
     p.add_argument("--out", default=None, help="directory the best model is exported to (default: RUN_DIR/export)")
@@ -34,6 +32,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         help="start from this exported model (weights/ or a run's export): its weights, tokenizer and "
         "architecture, with a fresh optimizer and warm-up; the architecture flags are then ignored",
     )
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    """The model's shape (ignored with --init-from)."""
     p.add_argument("--vocab-size", type=int, default=5000, help="number of English words in the vocabulary")
     p.add_argument("--max-len", type=int, default=26, help="longest sentence (words) the curriculum reaches")
     p.add_argument("--embed-size", type=int, default=32, help="embedding size, tied to the output layer")
@@ -45,6 +47,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--dropout", type=float, default=0.0, help="dropout on decoder inputs (synthetic data cannot be memorised)"
     )
+
+
+def _data_flags(p: argparse.ArgumentParser) -> None:
+    """The training sentences: the family mix, the batch, hard-example mining."""
     p.add_argument(
         "--families",
         default=DEFAULT_MIX,
@@ -74,6 +80,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--mine-share", type=float, default=0.5, help="with --mine-factor > 1: share of each batch that is mined"
     )
+
+
+def _schedule_flags(p: argparse.ArgumentParser) -> None:
+    """The learning rate's schedule, clipping, and the length curriculum."""
     p.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay")
     p.add_argument("--warmup", type=int, default=200, help="linear warm-up steps")
@@ -97,6 +107,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=0.2,
         help="share of batches with lengths uniform over 1..level (the rest: a narrow bucket near the level)",
     )
+
+
+def _evaluation_flags(p: argparse.ArgumentParser) -> None:
+    """The held-out evaluation that keeps the best model."""
     p.add_argument("--eval-every", type=int, default=250, help="steps between evaluations and checkpoints")
     p.add_argument(
         "--eval-per-length",
@@ -109,6 +123,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=",".join(FAMILIES),
         help="families the held-out evaluation (and so the model selection) covers",
     )
+
+
+def _machine_flags(p: argparse.ArgumentParser) -> None:
+    """Seed, device, threads, precision, and --export-only."""
     p.add_argument("--seed", type=int, default=1234, help="seed for weights and data")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
@@ -134,6 +152,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument(
         "--export-per-length", type=int, default=256, help="sentences per length (and family) measured by --export-only"
     )
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m s2s.train", description=DESCRIPTION, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    _run_flags(p)
+    _model_flags(p)
+    _data_flags(p)
+    _schedule_flags(p)
+    _evaluation_flags(p)
+    _machine_flags(p)
     config_only, _ = p.parse_known_args(argv)
     if config_only.config:
         p.set_defaults(**read_recipe(config_only.config, {a.dest for a in p._actions}))
