@@ -9,6 +9,7 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard
 
+from ..model import Seq2Seq
 from .measure import native_length
 
 EVAL_START, EVAL_END = "<!-- evaluation:start -->", "<!-- evaluation:end -->"
@@ -31,26 +32,8 @@ def write_model_card(out: Path, config, num_parameters: int, vocabulary_words: i
         _section(old)
         or f"{EVAL_START}\nNot evaluated yet: run `python -m s2s.evaluate --model {out} --write-card`.\n{EVAL_END}"
     )
-    hours = training["seconds"] / 3600
-    native = ", ".join(f"{n}: {acc:.3f}" for n, acc in training["native_by_length"].items())
-    commands = "\n".join(training["commands"])
-    recipe = training.get("recipe")
-    recipe_text = f"\nThe recipe, `{recipe['path']}`:\n\n```toml\n{recipe['text'].strip()}\n```\n" if recipe else ""
-    card = f"""---
-license: mit
-library_name: pytorch
-language: en
-metrics:
-- exact_match
-tags:
-- seq2seq
-- gru
-- word-doubling
-- model_hub_mixin
-- pytorch_model_hub_mixin
-pipeline_tag: text2text-generation
----
-
+    slots = config.vocab_size - vocabulary_words - 3
+    card = f"""{_front_matter()}
 # Word Doubler GRU
 
 A GRU encoder-decoder without attention that doubles every word of a sentence:
@@ -67,34 +50,8 @@ wd = WordDoubler.from_pretrained("owner/name", revision="<commit>")
 wd.double(["I love CUDA"])[0].output  # 'I I love love CUDA CUDA'
 ```
 
-## Architecture
-
-| | |
-|---|---|
-| parameters | {num_parameters:,} |
-| vocabulary | {vocabulary_words:,} English words + {config.vocab_size - vocabulary_words - 3} slot tokens + `<pad>` `<sos>` `<eos>` |
-| embedding | {config.embed_size}, shared by encoder input, decoder input and output layer |
-| GRU | {config.num_layers} layer(s) x {config.hidden_size} units, encoder and decoder |
-| chunk length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks (the longest length that no shorter one measurably beats) |
-| source order | {"reversed" if config.reverse_source else "as written"} |
-| storage | `model.safetensors` in float16, upcast to float32 at load; `config.json`; `tokenizer.json` |
-
-Words outside the vocabulary (names, numbers, emoji, other scripts) take slot tokens `<w0>`, `<w1>`, ...
-in order of first appearance, and decoding puts the original word back, so any word is doubled.
-
-## Training
-
-Trained by the project's own code (`s2s/training/train.py`) on synthetic sentences generated on the fly,
-with a combined length curriculum:
-
-```
-{commands}
-```
-{recipe_text}
-- steps: {training["steps"]:,}; wall time: {hours:.2f} h on {training["machine"]}
-- native length (every 4 consecutive lengths up to it at >= 99% exact): {native_length(training["native_by_length"])} words
-- held-out exact match by length at export (one row each, no chunking): {native}
-
+{_architecture(config, num_parameters, vocabulary_words)}
+{_training(training)}
 ## Evaluation
 
 {evaluation}
@@ -102,7 +59,7 @@ with a combined length curriculum:
 ## Limits
 
 - Sentences longer than {config.max_src_len} words are doubled in chunks of at most that many words.
-- A sentence (chunk) may hold at most {config.vocab_size - vocabulary_words - 3} distinct unknown words.
+- A sentence (chunk) may hold at most {slots} distinct unknown words.
 - No attention: everything the decoder knows is one {config.hidden_size}-unit vector per sentence.
 
 ## Config
@@ -112,6 +69,62 @@ with a combined length curriculum:
 ```
 """
     path.write_text(card, encoding="utf-8")
+
+
+def _front_matter() -> str:
+    """The Hub's metadata: the project's own tags, then the ones the Hub mixin gives every model it saves."""
+    tags = ["seq2seq", "gru", "word-doubling", *Seq2Seq._hub_mixin_info.model_card_data.tags]
+    tag_lines = "\n".join(f"- {tag}" for tag in tags)
+    return f"""---
+license: mit
+library_name: pytorch
+language: en
+metrics:
+- exact_match
+tags:
+{tag_lines}
+pipeline_tag: text2text-generation
+---
+"""
+
+
+def _architecture(config, num_parameters: int, vocabulary_words: int) -> str:
+    slots = config.vocab_size - vocabulary_words - 3
+    return f"""## Architecture
+
+| | |
+|---|---|
+| parameters | {num_parameters:,} |
+| vocabulary | {vocabulary_words:,} English words + {slots} slot tokens + `<pad>` `<sos>` `<eos>` |
+| embedding | {config.embed_size}, shared by encoder input, decoder input and output layer |
+| GRU | {config.num_layers} layer(s) x {config.hidden_size} units, encoder and decoder |
+| chunk length (`max_src_len`) | {config.max_src_len} words in one row; longer sentences are split into chunks (the longest length that no shorter one measurably beats) |
+| source order | {"reversed" if config.reverse_source else "as written"} |
+| storage | `model.safetensors` in float16, upcast to float32 at load; `config.json`; `tokenizer.json` |
+
+Words outside the vocabulary (names, numbers, emoji, other scripts) take slot tokens `<w0>`, `<w1>`, ...
+in order of first appearance, and decoding puts the original word back, so any word is doubled.
+"""
+
+
+def _training(training: dict) -> str:
+    native = ", ".join(f"{n}: {acc:.3f}" for n, acc in training["native_by_length"].items())
+    commands = "\n".join(training["commands"])
+    recipe = training.get("recipe")
+    recipe_text = f"\nThe recipe, `{recipe['path']}`:\n\n```toml\n{recipe['text'].strip()}\n```\n" if recipe else ""
+    return f"""## Training
+
+Trained by the project's own code (`s2s/training/train.py`) on synthetic sentences generated on the fly,
+with a combined length curriculum:
+
+```
+{commands}
+```
+{recipe_text}
+- steps: {training["steps"]:,}; wall time: {training["seconds"] / 3600:.2f} h on {training["machine"]}
+- native length (every 4 consecutive lengths up to it at >= 99% exact): {native_length(training["native_by_length"])} words
+- held-out exact match by length at export (one row each, no chunking): {native}
+"""
 
 
 def _section(card: str) -> str | None:
