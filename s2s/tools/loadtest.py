@@ -200,16 +200,29 @@ def run(
     stop.set()
     probed = timings.get(timeout=400)
     prober.join()
-    busy = [x for out in outs for x in out["busy"]]
-    latency = [x for out in outs for x in out["latency"]]
-    errors = Counter(e for out in outs for e in out["errors"])
-    return {
+    asked = {
         "url": url,
         "users": users,
         "requests_per_user": requests,
         "sentences_per_request": sentences,
         "words_per_sentence": words,
         "users_nice": users_nice,
+        "flood_senders": floods,
+    }
+    return {
+        **asked,
+        **summary(outs, flooded, probed, seconds),
+        "rss_mb_before": rss_before,
+        "rss_mb_after": rss_mb(pid) if pid else None,
+    }
+
+
+def summary(outs: list[dict], flooded: Counter, probed: dict, seconds: float) -> dict:
+    """What the users, the flooders and the probers measured, as the report's figures."""
+    busy = [x for out in outs for x in out["busy"]]
+    latency = [x for out in outs for x in out["latency"]]
+    errors = Counter(e for out in outs for e in out["errors"])
+    return {
         "seconds": seconds,
         "answered_requests": len(latency),
         "requests_per_s": len(latency) / seconds,
@@ -220,7 +233,6 @@ def run(
         "busy": len(busy),
         **quantiles("busy", busy),
         "mixed_answers": sum(out["mixed"] for out in outs),
-        "flood_senders": floods,
         "flood_served": flooded["served"],
         "flood_busy": flooded["busy"],
         "flood_other": flooded["other"],
@@ -228,8 +240,6 @@ def run(
         **spread("info", probed["info"]),
         **spread("refusal", probed["refusal"]),
         **spread("busy_probe", probed["busy"]),
-        "rss_mb_before": rss_before,
-        "rss_mb_after": rss_mb(pid) if pid else None,
     }
 
 
