@@ -72,41 +72,22 @@ def search(
         new_hidden = new_hidden.contiguous()
         log_probs, best = (t.contiguous() for t in rank(top))
         moved = torch.empty(layers, n * width, size)
-        n = library.beam_step(
-            n,
-            width,
-            per_beam,
-            log_probs.size(1),
-            k,
-            layers,
-            size,
-            log_probs.data_ptr(),
-            best.data_ptr(),
-            hidden.data_ptr(),
-            new_hidden.data_ptr(),
-            moved.data_ptr(),
-            *state,
-            steps,
-            batch,
-            pad_id,
-            eos_id,
-            *kept,
-        )
+        tensors = (log_probs, best, hidden, new_hidden, moved)
+        shape = (n, width, per_beam, log_probs.size(1), k, layers, size)
+        n = library.beam_step(*shape, *(t.data_ptr() for t in tensors), *state, steps, batch, pad_id, eos_id, *kept)
         hidden = moved.view(-1)[: layers * n * width * size].view(layers, n * width, size)
         steps += 1
+    return (*backtrack(records, last_step, batch, width, k, steps, pad_id), final_steps, final_score)
+
+
+def backtrack(records, last_step: torch.Tensor, batch: int, width: int, k: int, steps: int, pad_id: int):
+    """Each row's best beam followed back from its last step, in one native call: (tokens, probs, top_ids,
+    top_probs), (B, S[, k]), <pad> and 0 where a row had finished."""
     tokens = torch.full((batch, steps), pad_id, dtype=torch.long)
     probs = torch.zeros(batch, steps)
     top_ids, top_probs = torch.full((batch, steps, k), pad_id, dtype=torch.long), torch.zeros(batch, steps, k)
-    library.beam_backtrack(
-        batch,
-        width,
-        k,
-        steps,
-        last_step.data_ptr(),
-        *(t.data_ptr() for t in records),
-        tokens.data_ptr(),
-        probs.data_ptr(),
-        top_ids.data_ptr(),
-        top_probs.data_ptr(),
+    out = (tokens, probs, top_ids, top_probs)
+    native.library().beam_backtrack(
+        batch, width, k, steps, last_step.data_ptr(), *(t.data_ptr() for t in (*records, *out))
     )
-    return tokens, probs, top_ids, top_probs, final_steps, final_score
+    return out
