@@ -92,9 +92,10 @@ class RequestGuard:
         if scope["method"] == "GET" and (stream := CALL_STREAM.search(path)) and stream["event"] in self._refused:
             body = self._refused.pop(stream["event"])
             return await Response(body, media_type="text/event-stream")(scope, receive, send)
-        if not gradio_patches.installed():  # another Gradio: its private state is not ours to read
-            return await self._capped_only(scope, receive, send, path)
-        if scope["method"] == "GET" and (session := _api_stream_session(scope, path, blocks)) is not None:
+        # On a Gradio the patches were not written for, its private state is not ours to read: only the body cap
+        # and the refusal of uploads, which need nothing of Gradio's (bad /double input is then the function's).
+        patched = gradio_patches.installed()
+        if patched and scope["method"] == "GET" and (session := _api_stream_session(scope, path, blocks)) is not None:
             try:
                 return await self.app(scope, receive, send)
             finally:
@@ -107,7 +108,7 @@ class RequestGuard:
         body = await _read_capped(scope, receive)
         if body is None:
             return await JSONResponse({"error": TOO_LARGE}, status_code=413)(scope, receive, send)
-        join, call = JOIN.search(path), CALL.search(path)
+        join, call = (JOIN.search(path), CALL.search(path)) if patched else (None, None)
         if join or call:
             try:
                 payload = json.loads(body)
@@ -144,19 +145,6 @@ class RequestGuard:
         while len(self._refused) > REFUSED_STREAMS_KEPT:
             self._refused.popitem(last=False)
         return {"event_id": event_id}
-
-    async def _capped_only(self, scope, receive, send, path: str):
-        """What the guard does on a Gradio its helpers were not written for: the body cap and no uploads, which
-        need nothing of Gradio's; the rest is Gradio's own (bad /double input is refused by the function)."""
-        if scope["method"] not in ("POST", "PUT", "PATCH"):
-            return await self.app(scope, receive, send)
-        if UPLOAD.search(path):
-            await _drain(scope, receive)
-            return await JSONResponse({"error": NO_UPLOADS}, status_code=403)(scope, receive, send)
-        body = await _read_capped(scope, receive)
-        if body is None:
-            return await JSONResponse({"error": TOO_LARGE}, status_code=413)(scope, receive, send)
-        return await self.app(scope, _replay(body, receive), send)
 
     def _double_fns(self, blocks) -> set[int]:
         if self._double_ids is None:
