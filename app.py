@@ -118,16 +118,21 @@ def show_sentence(state: dict | None, index: int | None) -> dict:
 
 
 def force_at(state: dict | None, index: int | None, step: int | None, word: str | None) -> dict:
+    return forced(state, views.chosen(views.results_of(state), index), step, word)
+
+
+def forced(state: dict | None, result: dict | None, step: int | None, word: str | None) -> dict:
+    """The chosen sentence re-decoded with `word` forced at `step`, at the width and top-k of its run."""
     top_k, beam = (state["top_k"], state["beam_width"]) if state else (DEFAULT_TOP_K, DEFAULT_BEAM_WIDTH)
-    return on_page(views.force_view(wd, views.chosen(views.results_of(state), index), step, word, top_k, beam))
+    return on_page(views.force_view(wd, result, step, word, top_k, beam))
 
 
 def force_at_cell(state: dict | None, index: int | None, evt: gr.SelectData) -> dict:
     """A click on a cell of the per-step table: that step, that candidate, re-decoded at once."""
-    result = views.chosen(views.results_of(state), index)
+    result = views.chosen(views.results_of(state), index)  # the state's JSON, parsed once for all of this
     step, word = render_force.cell_choice(result, evt.index, wd.max_src_len)
     choices = render_force.force_choices(result, step, wd.max_src_len)
-    shown = force_at(state, index, step, word) if word else {}
+    shown = forced(state, result, step, word) if word else {}
     return {**shown, force_step: step, force_word: gr.Dropdown(choices=choices, value=word)}
 
 

@@ -58,11 +58,10 @@ def divergence(before: dict, after: dict) -> int | None:
     return first
 
 
-def recovered(after: dict, step: int, max_src_len: int) -> tuple[bool, int | None]:
-    """After the forced 0-based `step`, did its chunk say the exact doubling's words to its end (<eos> included)?
-    (yes or no, and the first 0-based step where it did not)."""
+def recovered(after: dict, step: int, expected: list[str]) -> tuple[bool, int | None]:
+    """After the forced 0-based `step`, did its chunk say the exact doubling's words (`expected`, one a step) to its
+    end (<eos> included)? (yes or no, and the first 0-based step where it did not)."""
     chunk = after["steps"][step]["chunk"]
-    expected = expected_words(after, max_src_len)
     rest = [i for i, s in enumerate(after["steps"]) if i > step and s["chunk"] == chunk]
     wrong = next((i for i in rest if after["steps"][i]["token"] != expected[i]), None)
     return wrong is None, wrong
@@ -101,7 +100,8 @@ def forced_note(before: dict, after: dict, step: int, word: str, max_src_len: in
     """What forcing did: the word and the decoder's own p for it, where the runs part, whether it recovered."""
     p = after["steps"][step]["prob"]
     parted = divergence(before, after)
-    back, wrong = recovered(after, step, max_src_len)
+    expected = expected_words(after, max_src_len)
+    back, wrong = recovered(after, step, expected)
     lines = [
         f"**Forced `{word}` at step {step + 1}**: the decoder itself gave it p = {fmt_prob(p)} there "
         f"(it had said `{before['steps'][step]['token']}`)."
@@ -120,7 +120,7 @@ def forced_note(before: dict, after: dict, step: int, word: str, max_src_len: in
     else:
         lines.append(
             f"After it, the decoder **did not recover**: step {wrong + 1} says "
-            f"`{after['steps'][wrong]['token']}` where the doubling has `{expected_words(after, max_src_len)[wrong]}`. "
+            f"`{after['steps'][wrong]['token']}` where the doubling has `{expected[wrong]}`. "
             "It conditions on its own words (exposure bias): one wrong word can lead it astray."
         )
     lines.append(f"Output: `{after['output']}`")
