@@ -133,15 +133,19 @@ class Decoder(nn.Module):
         return self.proj(output), hidden  # (B, S, E)
 
 
+def token_nll(log_probs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """-log p of each target under (B, S, V) log-probabilities: (B, S)."""
+    return -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)
+
+
 def masked_nll(log_probs: torch.Tensor, target: torch.Tensor, pad_id: int) -> torch.Tensor:
     """Sum of NLL over target positions that are not `pad_id`, divided by their count.
 
     log_probs: (B, S, V); target: (B, S). Only `target == pad_id` is masked: other special ids (<eos> above
     all) are real targets the model must learn. (The blog divides by the batch length and masks every id <= pad.)
     """
-    nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, S)
     mask = target != pad_id
-    return (nll * mask).sum() / mask.sum().clamp(min=1)
+    return (token_nll(log_probs, target) * mask).sum() / mask.sum().clamp(min=1)
 
 
 class Seq2Seq(nn.Module, PyTorchModelHubMixin):

@@ -11,7 +11,7 @@ import torch
 from ..data import collate, doubling_text
 from ..doubler import WordDoubler, rows_of, split_into_chunks
 from ..limits import MIN_TOP_K, check_request
-from ..loss import masked_nll, per_sentence_nll, unmasked_nll
+from ..loss import masked_nll, per_sentence_nll, token_nll, unmasked_nll
 from ..tokenizer import EOS, PAD_ID
 
 
@@ -89,12 +89,12 @@ def batch_view(wd: WordDoubler, sentences: list[str]) -> BatchView:
     device = wd.device
     target = batch.tgt_out.to(device)
     log_probs = wd.model(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))  # (B, S, V)
-    token_nll = -log_probs.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # (B, S)
+    nll = token_nll(log_probs, target)  # (B, S)
     mask = target != PAD_ID
 
     # A sentence's loss pools the targets of all its chunks.
     owner = torch.tensor(row_sentence, device=device)
-    nll_sum = torch.zeros(len(sentences), device=device).index_add_(0, owner, (token_nll * mask).sum(1))
+    nll_sum = torch.zeros(len(sentences), device=device).index_add_(0, owner, (nll * mask).sum(1))
     counts = torch.zeros(len(sentences), device=device).index_add_(0, owner, mask.sum(1).float())
 
     def words(ids: list[int], slots: list[str]) -> list[str]:
@@ -113,7 +113,7 @@ def batch_view(wd: WordDoubler, sentences: list[str]) -> BatchView:
         target_ids=target_ids,
         target_words=[words(row, slots) for row, slots in zip(target_ids, encoded.slots)],
         loss_mask=mask.cpu().tolist(),
-        token_nll=token_nll.cpu().tolist(),
+        token_nll=nll.cpu().tolist(),
         row_loss=per_sentence_nll(log_probs, target, PAD_ID).cpu().tolist(),
         sentence_loss=(nll_sum / counts.clamp(min=1)).cpu().tolist(),
         sentence_targets=[int(c) for c in counts.tolist()],
