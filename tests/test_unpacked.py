@@ -80,3 +80,15 @@ def test_the_twin_decodes_from_the_unpacked_states_not_the_packed_ones(wd):
                 break
     assert not torch.allclose(unpacked[:, 0], packed[:, 0], atol=1e-3)
     assert got.tokens[0, : int(got.num_steps[0])].tolist() == words
+
+
+def test_the_fast_search_decodes_the_twin_from_its_own_unpacked_states(wd):
+    """fast.generate steps its own packed encoder only for the packed Encoder: given the twin, it encodes unpacked,
+    so the fast search and the lesson's give the twin the same words."""
+    from s2s.fast import generate
+
+    batch = wd.tokenizer.encode_batch(["I love CUDA", "the cat sat on the mat"])
+    twin = ForgotToPack(wd.model)
+    fast = generate(twin, batch.src, batch.lengths, top_k=1, beam_width=2)
+    plain = twin.generate(batch.src, batch.lengths, top_k=1, beam_width=2)
+    assert torch.equal(fast.tokens, plain.tokens) and torch.equal(fast.num_steps, plain.num_steps)

@@ -19,7 +19,7 @@ import threading
 import torch
 import torch.nn.functional as F
 
-from ..model import Generation, Seq2Seq, reverse_padded
+from ..model import Encoder, Generation, Seq2Seq, reverse_padded
 from . import beam_step, gru_cell, native
 from .ranking import TOPK_CHUNK, OutputLayer, ranker
 
@@ -33,8 +33,8 @@ def generate(
 ) -> Generation:
     """`model.generate(src, lengths, top_k, beam_width)`, by the fastest way this model and machine allow.
 
-    encoded (L, B, H): the encoder's states, when they are not the model's own encoding of src (the page's lesson
-    decodes from an unpacked encoder's states); the search then starts from them."""
+    encoded (L, B, H): `model.encode(src, lengths)`, where the caller has it already (the page's unpacked lesson
+    measures those states too); the routes that fall back to the lesson's search encode again, to the same states."""
     config = model.config
     if config.num_layers != 1:
         return model.generate(src, lengths, top_k=top_k, beam_width=beam_width)
@@ -54,7 +54,8 @@ def generate(
 def encode(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """`model.encode` (1, B, H), stepped by the decoder's native cell where kernels.c is built. Rows sorted longest
     first, so the rows still reading at a step are a prefix, as packing does."""
-    if src.size(0) == 0 or not native.usable(src, lengths, model.encoder.rnn.weight_hh_l0):
+    packed = type(model.encoder) is Encoder  # the stepped cell stops each row at its last word, as packing does
+    if not packed or src.size(0) == 0 or not native.usable(src, lengths, model.encoder.rnn.weight_hh_l0):
         return model.encode(src, lengths)
     rnn = model.encoder.rnn
     weights = kept_until_changed(
