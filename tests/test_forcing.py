@@ -117,7 +117,7 @@ def test_forcing_words_gives_a_result_whose_chunk_starts_with_them(wd):
     [
         (["Qwerty"], 0, "'Qwerty' is not a word the decoder can say here"),
         (["<pad>"], 0, "is not a word the decoder can say"),
-        (["I"] * 10, 0, "longer than the chunk's 9 steps"),
+        (["I"] * 10, 0, "a prefix of 10 words is longer than its row's 9 steps"),
         (["I"], 2, "doubled in 2 chunk"),
     ],
 )
