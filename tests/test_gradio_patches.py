@@ -4,6 +4,7 @@ and an app that still answers /double (through Gradio's own ways)."""
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import gradio
 import orjson
@@ -11,7 +12,7 @@ import pytest
 
 from s2s.serve import gradio_patches, lazy_sessions
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_they_are_written_for_the_installed_gradio():
