@@ -187,22 +187,15 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
     def generate(
         self, src: Tensor, lengths: Tensor, top_k=5, beam_width=1, keep_history=False, prefix=None
     ) -> Generation:
-        """Beam search over the whole batch at once (greedy decoding at width 1), recording the decoder's top-k at
-        every step of each row's chosen sequence.
-
-        Every row keeps its own `beam_width` beams, ranked by the log-probability of the words so far, and may
-        take at most 2 * length + 1 steps (its doubling and <eos>): nothing a row does depends on its companions.
-        A finished beam emits <pad> at no cost, so it keeps its score; as scores only fall, a row is done once its
-        best beam has finished. A done row leaves the working batch, and the loop ends when none is left.
-
-        keep_history=True also returns every step's beams with their scores (`Generation.history`), to draw the
-        search as a tree. prefix (B, P): words each row is forced to say first, <pad> after a row's own prefix
-        ("what if the decoder had said..."): while forced a row has one beam, extended by the forced word at the
-        decoder's own probability for it; its top-k tables still say what the decoder believed.
+        """Beam search over the whole batch at once (greedy at width 1), with the decoder's top-k at every step of
+        each row's chosen sequence. Every row keeps its own `beam_width` beams, ranked by the log-probability of its
+        words, and takes at most 2 * length + 1 steps: nothing a row does depends on its companions. A finished beam
+        emits <pad> at no cost; as scores only fall, a row is done once its best beam has finished, and leaves.
+        keep_history=True also returns every step's beams and scores (the page's tree). prefix (B, P): words each
+        row must say first, <pad> after them; a forced row has one beam, at the decoder's own probability for them.
         """
-        batch_size, vocab_size, device = src.size(0), self.config.vocab_size, src.device
-        width, k = beam_width, min(top_k, vocab_size)
-        per_beam = min(width, vocab_size)  # a row's best `width` extensions are among each beam's best `width`
+        batch_size, device, width, vocab_size = src.size(0), src.device, beam_width, self.config.vocab_size
+        k, per_beam = min(top_k, vocab_size), min(width, vocab_size)  # a row's best W are among each beam's best W
         lengths = lengths.to(device)
         if prefix is not None:
             prefix = self._checked_prefix(prefix.to(device), lengths)
@@ -213,58 +206,64 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         score = torch.full((batch_size, width), float("-inf"), device=device)  # (n, W) log p of each beam so far
         score[:, 0] = 0.0  # all beams start as the same <sos>; only the first is live, so step 1 fans out from it
         token = torch.full((batch_size, width), self.config.sos_id, dtype=torch.long, device=device)
-        finished = torch.zeros(batch_size, width, dtype=torch.bool, device=device)
-        num_steps = torch.zeros(batch_size, width, dtype=torch.long, device=device)
-        final_steps = torch.zeros(batch_size, dtype=torch.long, device=device)  # (B,) of each row's best beam
-        final_score = torch.zeros(batch_size, device=device)
+        finished, num_steps = torch.zeros_like(token, dtype=torch.bool), torch.zeros_like(token)  # (n, W)
+        final_steps, final_score = token.new_zeros(batch_size), score.new_zeros(batch_size)  # of each row's best
         history: list[BeamStep] = []
         for t in range(int(step_limit.max()) if batch_size else 0):
             n = rows.numel()
             # 1. One decoder step for every beam of every live row.
             log_probs, new_hidden = self.decode(token.view(-1, 1), hidden)  # (n*W, 1, V), (L, n*W, H)
-            log_probs = log_probs.view(n, width, vocab_size)
-            top_log_probs, top_ids = log_probs.sort(dim=-1, descending=True, stable=True)  # ties: the lower id
-            top_log_probs, top_ids = top_log_probs[..., : max(per_beam, k)], top_ids[..., : max(per_beam, k)]
+            log_probs = log_probs.view(n, width, -1)  # (n, W, V)
+            ranked = log_probs.sort(dim=-1, descending=True, stable=True)  # ties: the lower id first
+            top_log_probs, top_ids = (t_[..., : max(per_beam, k)] for t_ in ranked)
             words, word_log_probs = top_ids[..., :per_beam], top_log_probs[..., :per_beam]  # (n, W, per_beam)
             if prefix is not None and t < prefix.size(1):
                 words, word_log_probs = self._force(prefix[rows, t], log_probs, words, word_log_probs)
-            # 2. Candidates: each beam extended by each of its words; a finished beam only by <pad>, at no cost.
-            candidates = score[..., None] + word_log_probs
-            stay = torch.full_like(candidates, float("-inf"))
-            stay[..., 0] = score
-            candidates = torch.where(finished[..., None], stay, candidates)
-            words = words.masked_fill(finished[..., None], self.config.pad_id)
-            # 3. Each row keeps its best `width`, best first (ties to the first candidate: beam, then rank).
-            score, flat = candidates.view(n, -1).sort(dim=-1, descending=True, stable=True)
-            score, flat = score[:, :width], flat[:, :width]  # (n, W)
+            # 2. and 3. The candidates, and each row's best `width` of them.
+            score, flat = self._best_extensions(score, finished, word_log_probs)
             parent = flat // per_beam
-            token = words.view(n, -1).gather(1, flat)
+            token = words.masked_fill(finished[..., None], self.config.pad_id).view(n, -1).gather(1, flat)
             parent_finished = finished.gather(1, parent)
             index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # 4. What each new beam's parent believed at this step: the tables the page shows.
-            from_parent = parent[..., None].expand(-1, -1, k)
-            gone = parent_finished[..., None]  # a finished beam's parent believed nothing at this step
-            prob = word_log_probs.reshape(n, -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0)
-            beliefs = top_ids[..., :k].gather(1, from_parent).masked_fill(gone, self.config.pad_id)
-            belief_probs = top_log_probs[..., :k].gather(1, from_parent).exp().masked_fill(gone, 0.0)
-            history.append(BeamStep(rows, parent, token, prob, beliefs, belief_probs, score if keep_history else None))
+            tables = (word_log_probs, top_ids[..., :k], top_log_probs[..., :k])
+            history.append(self._record(rows, parent, flat, token, parent_finished, *tables, score, keep_history))
             # 5. Per-row step limits; a row whose best beam has finished leaves the working batch.
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
             done = finished[:, 0]  # (n,) the best beam has finished: nothing can overtake it
             final_steps[rows], final_score[rows] = num_steps[:, 0], score[:, 0]
+            if bool(done.all()):
+                break
             if bool(done.any()):
-                live = ~done
-                if not bool(live.any()):
-                    break
                 rows, score, token, finished, num_steps, step_limit = (
-                    t_[live] for t_ in (rows, score, token, finished, num_steps, step_limit)
+                    t_[~done] for t_ in (rows, score, token, finished, num_steps, step_limit)
                 )
-                hidden = hidden.view(hidden.size(0), n, width, -1)[:, live].flatten(1, 2)
+                hidden = hidden.view(hidden.size(0), n, width, -1)[:, ~done].flatten(1, 2)
         generation = self._backtrack(history, final_steps, final_score, batch_size, k, device)
         generation.history = history if keep_history else None
         return generation
+
+    @staticmethod
+    def _best_extensions(score: Tensor, finished: Tensor, word_log_probs: Tensor) -> tuple[Tensor, Tensor]:
+        """2. Each beam (n, W) extended by each of its words (n, W, per_beam), a finished beam only by <pad> at no
+        cost; 3. each row's best W, best first, ties to the first candidate (beam, then rank): scores, flat ids."""
+        candidates = score[..., None] + word_log_probs
+        stay = torch.full_like(candidates, float("-inf"))
+        stay[..., 0] = score
+        candidates = torch.where(finished[..., None], stay, candidates)
+        best, flat = candidates.view(score.size(0), -1).sort(dim=-1, descending=True, stable=True)
+        return best[:, : score.size(1)], flat[:, : score.size(1)]
+
+    def _record(self, rows, parent, flat, token, parent_finished, word_log_probs, top_ids, top_log_probs, score, keep):
+        """4. The step's BeamStep: each new beam's word and probability, and its parent's top-k tables (nothing for
+        a beam whose parent had finished: it believed nothing at this step)."""
+        from_parent, gone = parent[..., None].expand(-1, -1, top_ids.size(-1)), parent_finished[..., None]
+        prob = word_log_probs.reshape(rows.numel(), -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0)
+        beliefs = top_ids.gather(1, from_parent).masked_fill(gone, self.config.pad_id)
+        belief_probs = top_log_probs.gather(1, from_parent).exp().masked_fill(gone, 0.0)
+        return BeamStep(rows, parent, token, prob, beliefs, belief_probs, score if keep else None)
 
     def _checked_prefix(self, prefix: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """A forced prefix (B, P), or ValueError saying what is wrong with it."""
