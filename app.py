@@ -16,22 +16,18 @@ from starlette.middleware import Middleware
 
 from s2s import WordDoubler, limits
 from s2s.hub import configured_model
-from s2s.lessons.reliability import grid, load_evaluation
+from s2s.lessons.reliability import load_evaluation
 from s2s.limits import (
     DEFAULT_BEAM_WIDTH,
     DEFAULT_TOP_K,
-    MAX_BEAM_WIDTH,
     MAX_CHARS,
     MAX_FILE_SIZE,
     MAX_QUEUED_REQUESTS,
     MAX_SENTENCES,
-    MAX_TOP_K,
-    MIN_BEAM_WIDTH,
-    MIN_TOP_K,
     SESSION_CAPACITY,
     split_lines,
 )
-from s2s.page import page_style, page_text, render, render_force, render_lessons, views
+from s2s.page import layout, page_style, render, render_force, views
 from s2s.serve import gradio_patches, heap
 from s2s.serve.batcher import MicroBatcher
 from s2s.serve.guard import API_NAME, PAGE_API_NAME, RequestGuard, whole
@@ -45,7 +41,7 @@ batcher = MicroBatcher(wd.double_batch)
 # Where the model is reliable: `python -m s2s.evaluate --write-card` saves it beside the weights (None without it).
 EVALUATION = load_evaluation(wd.loaded_from.path if wd.loaded_from else None)
 
-BLOG_SENTENCES = ["My name is Sunil", "I'm Deep Learning Geek", "I love CUDA", "I love Pytorch", "TF is Aww"]
+BLOG_SENTENCES = layout.BLOG_SENTENCES
 LIMITS = f"{MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
 
 
@@ -107,9 +103,9 @@ def show_run(state: dict, compare_on: bool) -> dict:
     chart = values.pop("reliability_plot")  # None when the model came without an evaluation: hide the box
     return {
         **on_page(values),
-        reliability_plot: gr.Plot(chart, visible=chart is not None),
-        api_json: gr.JSON(*views.api_preview(results)),
-        sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True),
+        page.reliability_plot: gr.Plot(chart, visible=chart is not None),
+        page.api_json: gr.JSON(*views.api_preview(results)),
+        page.sentence: gr.Dropdown(choices=render.sentence_choices(results), value=0, interactive=True),
     }
 
 
@@ -133,7 +129,7 @@ def force_at_cell(state: dict | None, index: int | None, evt: gr.SelectData) -> 
     step, word = render_force.cell_choice(result, evt.index, wd.max_src_len)
     choices = render_force.force_choices(result, step, wd.max_src_len)
     shown = forced(state, result, step, word) if word else {}
-    return {**shown, force_step: step, force_word: gr.Dropdown(choices=choices, value=word)}
+    return {**shown, page.force_step: step, page.force_word: gr.Dropdown(choices=choices, value=word)}
 
 
 def pick_force_step(state: dict | None, index: int | None, step: int | None) -> gr.Dropdown:
@@ -151,165 +147,18 @@ def show_unpacked(state: dict | None) -> dict:
     return on_page(views.unpacked_views(wd, views.results_of(state), beam))
 
 
-# --- the page ---
-
-THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="sky")
-
-
-def _md(value: str = "", elem_id: str | None = None, heading: str | None = None) -> gr.Markdown:
-    if heading:
-        gr.Markdown(heading)
-    return gr.Markdown(value, elem_id=elem_id, elem_classes="note")
-
-
-def _table(label: str, elem_id: str, **kwargs) -> gr.Dataframe:
-    return gr.Dataframe(label=label, elem_id=elem_id, interactive=False, wrap=True, **kwargs)
-
-
-def _plot(elem_id: str, value=None, visible: bool = True) -> gr.Plot:
-    return gr.Plot(
-        value, show_label=False, elem_id=elem_id, visible=visible, format="png"
-    )  # faster to encode than webp
-
-
 with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     state = gr.State()
-    gr.Markdown(page_text.INTRO)
-    if MODEL_WARNING:  # the configured model could not be had: say so where people look first
-        gr.Markdown("⚠️ " + MODEL_WARNING.replace("`", "'"))
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3, min_width=280):
-            text = gr.Textbox(
-                value="\n".join(BLOG_SENTENCES),
-                label="Sentences",
-                lines=6,
-                max_lines=16,
-                info=f"One sentence per line; up to {MAX_SENTENCES} sentences and {MAX_CHARS:,} characters. "
-                "Any word works: names, numbers, emoji.",
-                placeholder="I love CUDA\nTF is Aww",
-            )
-        with gr.Column(scale=1, min_width=260):
-            top_k = gr.Slider(
-                MIN_TOP_K, MAX_TOP_K, value=DEFAULT_TOP_K, step=1, precision=0, label="Top-k candidates per step"
-            )
-            beam_width = gr.Slider(
-                MIN_BEAM_WIDTH,
-                MAX_BEAM_WIDTH,
-                value=DEFAULT_BEAM_WIDTH,
-                step=1,
-                precision=0,
-                label="Beam width",
-                info="Partial doublings kept per sentence; 1 = greedy.",
-            )
-            compare_on = gr.Checkbox(
-                label="Compare with one-at-a-time", info="Also run each sentence alone: the blog's speed-up, live."
-            )
-            button = gr.Button("Double", variant="primary", elem_id="double-button")
-    gr.Examples(
-        examples=[[s] for s in BLOG_SENTENCES] + [["\n".join(BLOG_SENTENCES)]],
-        inputs=[text],
-        label="Examples from the blog (the last one loads all five)",
-    )
-
-    results_df = _table(
-        "Results", "results", headers=render.RESULT_HEADERS, column_widths=["5%", "31%", "36%", "10%", "9%", "9%"]
-    )
-    wrong_md = _md(elem_id="wrong-note")
-    with gr.Row(equal_height=False):
-        with gr.Column(min_width=280):
-            run_md = _md(page_text.PRESS_DOUBLE, "run-note", "### How the batch ran")
-        with gr.Column(min_width=280):
-            compare_md = _md(page_text.PRESS_COMPARE, "compare-note", "### Batched vs one at a time")
-
-    gr.Markdown(page_text.STEPS)
-    sentence = gr.Dropdown(label="Sentence", choices=[], interactive=True)
-    highlighted = gr.HighlightedText(
-        label="Output, coloured by the decoder's confidence", color_map=render.CONFIDENCE, show_legend=True
-    )
-    steps_df = _table("Per-step probabilities (▶ = the word emitted)", "steps", max_height=420)
-    steps_plot = _plot("steps-plot")
-    gr.Markdown(page_text.FORCE)
-    with gr.Row(equal_height=True):
-        force_step = gr.Number(label="Step", precision=0, minimum=1, elem_id="force-step", min_width=120)
-        force_word = gr.Dropdown(label="Word to force there", choices=[], elem_id="force-word", min_width=200)
-        force_button = gr.Button("Re-decode from there", elem_id="force-button", size="md", min_width=160)
-    forced_md = _md(render_force.NO_FORCE, "forced-note")
-    forced_df = _table("Before and after forcing (⚑ the forced step, ≠ a changed word)", "forced-table", max_height=420)
-    gr.Markdown(page_text.TREE)
-    tree_button = gr.Button("Draw the beam tree", elem_id="tree-button", size="md")
-    tree_md = _md(page_text.PRESS_TREE, "tree-note")
-    tree_plot = _plot("tree-plot")
-    tree_df = _table(
-        "Every beam at every step: word, log p so far, ← the beam it extends", "tree-table", max_height=360
-    )
-
-    gr.Markdown(page_text.PADDED_BATCH)
-    batch_html = gr.HTML(elem_id="batch-matrix")
-    loss_df = _table(
-        "Loss of the exact doubling, per sentence", "losses", column_widths=["6%", "46%", "8%", "10%", "15%", "15%"]
-    )
-    loss_md = _md()
-
-    gr.Markdown(page_text.UNPACKED)
-    unpack_button = gr.Button("Run my batch without packing", elem_id="unpack-button", size="md")
-    unpacked_md = _md(page_text.PRESS_UNPACKED, "unpacked-note")
-    unpacked_df = _table(
-        "Each row's final encoder state and output, with and without packing",
-        "unpacked",
-        column_widths=render_lessons.UNPACKED_WIDTHS,
-    )
-    mask_md = _md(elem_id="mask-note")
-
-    gr.Markdown(page_text.BATCHING)
-    cost_md = _md(elem_id="cost-note")
-    cost_plot = _plot("cost-plot")
-
-    gr.Markdown(page_text.RELIABILITY, elem_id=render.RELIABILITY_ANCHOR)
-    reliability_md = _md(render_lessons.NO_EVALUATION if EVALUATION is None else "", "reliability-note")
-    reliability_plot = _plot(
-        "reliability-plot",
-        render_lessons.reliability_figure(grid(EVALUATION)) if EVALUATION else None,
-        visible=EVALUATION is not None,
-    )
-
-    with gr.Accordion("API: what client.predict returns", open=False):
-        gr.Markdown(page_text.API_NOTE)
-        api_json = gradio_patches.plain_json_output(gr.JSON(label="Response of /double"))
-    with gr.Accordion("Model", open=False):
-        gr.Markdown(render.model_note(wd.describe(), wd.tokenizer.num_slots, LIMITS, MODEL_WARNING))
-
-    SHOWN = dict(
-        results_table=results_df,
-        wrong_note=wrong_md,
-        run_note=run_md,
-        compare_note=compare_md,
-        batch_matrix=batch_html,
-        loss_table=loss_df,
-        loss_note=loss_md,
-        unpacked_table=unpacked_df,
-        unpacked_note=unpacked_md,
-        mask_note=mask_md,
-        cost_note=cost_md,
-        cost_plot=cost_plot,
-        reliability_plot=reliability_plot,
-        reliability_note=reliability_md,
-        highlighted=highlighted,
-        steps_table=steps_df,
-        steps_plot=steps_plot,
-        tree_plot=tree_plot,
-        tree_table=tree_df,
-        tree_note=tree_md,
-        forced_note=forced_md,
-        forced_table=forced_df,
-    )
+    page = layout.build(wd, EVALUATION, MODEL_WARNING, LIMITS)
+    SHOWN = page.shown
     # /double for programs and MCP clients: typed by its hints, no components, no state (gr.api neither preprocesses
     # nor postprocesses: the library checks top_k and beam_width, so clients get its message). The page's run is
     # its own private event, in the same concurrency group; s2s/serve/guard.py checks both before they queue.
     gr.api(double, api_name=API_NAME, concurrency_limit=32, concurrency_id="double")
-    button.click(
+    page.button.click(
         double_on_page,
-        inputs=[text, top_k, beam_width],
-        outputs=[api_json, state],
+        inputs=[page.text, page.top_k, page.beam_width],
+        outputs=[page.api_json, state],
         api_name=PAGE_API_NAME,
         api_visibility="private",
         preprocess=False,
@@ -317,50 +166,62 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
         concurrency_id="double",
     ).success(
         show_run,
-        inputs=[state, compare_on],
-        outputs=[*SHOWN.values(), api_json, sentence],
+        inputs=[state, page.compare_on],
+        outputs=[*SHOWN.values(), page.api_json, page.sentence],
         api_visibility="private",
         concurrency_limit=4,
     )
-    sentence.input(
+    page.sentence.input(
         show_sentence,
-        inputs=[state, sentence],
-        outputs=[highlighted, steps_df, steps_plot, tree_plot, tree_df, tree_md, forced_md, forced_df],
+        inputs=[state, page.sentence],
+        outputs=[
+            page.highlighted,
+            page.steps_df,
+            page.steps_plot,
+            page.tree_plot,
+            page.tree_df,
+            page.tree_md,
+            page.forced_md,
+            page.forced_df,
+        ],
         api_visibility="private",
     )
     # Forcing a word: one pass of one sentence, only when asked for (as the tree's).
-    steps_df.select(
+    page.steps_df.select(
         force_at_cell,
-        inputs=[state, sentence],
-        outputs=[forced_md, forced_df, force_step, force_word],
+        inputs=[state, page.sentence],
+        outputs=[page.forced_md, page.forced_df, page.force_step, page.force_word],
         api_visibility="private",
         concurrency_limit=2,
         concurrency_id="extra",
     )
-    force_step.input(
-        pick_force_step, inputs=[state, sentence, force_step], outputs=[force_word], api_visibility="private"
+    page.force_step.input(
+        pick_force_step,
+        inputs=[state, page.sentence, page.force_step],
+        outputs=[page.force_word],
+        api_visibility="private",
     )
-    for trigger in (force_button.click, force_word.input):
+    for trigger in (page.force_button.click, page.force_word.input):
         trigger(
             force_at,
-            inputs=[state, sentence, force_step, force_word],
-            outputs=[forced_md, forced_df],
+            inputs=[state, page.sentence, page.force_step, page.force_word],
+            outputs=[page.forced_md, page.forced_df],
             api_visibility="private",
             concurrency_limit=2,
             concurrency_id="extra",
         )
-    tree_button.click(
+    page.tree_button.click(
         show_tree,
-        inputs=[state, sentence],
-        outputs=[tree_plot, tree_df, tree_md],
+        inputs=[state, page.sentence],
+        outputs=[page.tree_plot, page.tree_df, page.tree_md],
         api_visibility="private",
         concurrency_limit=2,
         concurrency_id="extra",
     )
-    unpack_button.click(
+    page.unpack_button.click(
         show_unpacked,
         inputs=[state],
-        outputs=[unpacked_df, unpacked_md],
+        outputs=[page.unpacked_df, page.unpacked_md],
         api_visibility="private",
         concurrency_limit=2,
         concurrency_id="extra",
@@ -381,7 +242,7 @@ def launch_kwargs() -> dict:
     /gradio_api/mcp/, described by its docstring; measured free at start-up and per request): GRADIO_MCP_SERVER=False
     turns that off."""
     return dict(
-        theme=THEME,
+        theme=layout.THEME,
         css=page_style.CSS,
         state_session_capacity=SESSION_CAPACITY,
         max_file_size=MAX_FILE_SIZE,

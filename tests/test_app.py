@@ -38,7 +38,7 @@ def test_double_returns_one_result_per_line(run, app_module):
 
 def test_results_table(run, app_module):
     dicts, _, out = run
-    results, dropdown = out[app_module.results_df], out[app_module.sentence]
+    results, dropdown = out[app_module.page.results_df], out[app_module.page.sentence]
     assert list(results.columns) == ["#", "input", "output", "words in → out", "lowest step p", "exact"]
     assert results["input"].tolist() == SENTENCES
     assert results["output"].tolist() == [d["output"] for d in dicts]
@@ -49,7 +49,11 @@ def test_results_table(run, app_module):
 
 def test_per_step_table_plot_and_confidence(run, app_module):
     dicts, state, out = run
-    highlighted, steps, plot = out[app_module.highlighted], out[app_module.steps_df], out[app_module.steps_plot]
+    highlighted, steps, plot = (
+        out[app_module.page.highlighted],
+        out[app_module.page.steps_df],
+        out[app_module.page.steps_plot],
+    )
     first = dicts[0]
     assert len(steps) == len(first["steps"])
     assert steps["emitted"].tolist() == [s["token"] for s in first["steps"]]
@@ -66,15 +70,19 @@ def test_per_step_table_plot_and_confidence(run, app_module):
 
     # Another sentence from the dropdown.
     shown = app_module.show_sentence(state, 2)
-    steps, plot = shown[app_module.steps_df], shown[app_module.steps_plot]
+    steps, plot = shown[app_module.page.steps_df], shown[app_module.page.steps_plot]
     assert steps["emitted"].tolist() == [s["token"] for s in dicts[2]["steps"]]
     assert isinstance(plot, Figure)
 
 
 def test_batch_notes_figure_and_losses(run, app_module):
     _, _, out = run
-    run_md, compare_md, batch_matrix = out[app_module.run_md], out[app_module.compare_md], out[app_module.batch_html]
-    losses, loss_md = out[app_module.loss_df], out[app_module.loss_md]
+    run_md, compare_md, batch_matrix = (
+        out[app_module.page.run_md],
+        out[app_module.page.compare_md],
+        out[app_module.page.batch_html],
+    )
+    losses, loss_md = out[app_module.page.loss_df], out[app_module.page.loss_md]
     assert "| sentences | 3 |" in run_md and "padded batch [B, T]" in run_md and str(app_module.wd.device) in run_md
     assert "speed-up" in compare_md and "ms" in compare_md
     view = batch_view(app_module.wd, SENTENCES)
@@ -97,13 +105,13 @@ def test_the_one_at_a_time_comparison_is_capped_and_says_so(app_module):
 def test_user_text_reaches_the_tables_verbatim(app_module):
     hostile = "<img src=x onerror=alert(1)> $x^2$ **bold**"
     dicts, state = double(app_module, hostile, 2)
-    results = app_module.show_run(state, False)[app_module.results_df]
+    results = app_module.show_run(state, False)[app_module.page.results_df]
     assert results["input"][0] == hostile.strip()  # a Dataframe shows text as text: nothing to escape here
 
 
 def test_greedy_marks_the_best_candidate(app_module):
     _, state = double(app_module, TEXT, 3, 1)
-    steps = app_module.show_sentence(state, 0)[app_module.steps_df]
+    steps = app_module.show_sentence(state, 0)[app_module.page.steps_df]
     assert all(cell.startswith("▶ ") for cell in steps["top 1"])
     assert not any(cell.startswith("▶") for cell in steps["top 2"])
 
@@ -112,10 +120,10 @@ def test_beam_width_reaches_the_library_and_the_notes(app_module):
     dicts, state = double(app_module, TEXT, 2, 3.0)  # a slider may send 3.0
     assert state["beam_width"] == 3
     assert dicts == [r.to_dict() for r in app_module.wd.double(SENTENCES, 2, beam_width=3)]
-    run_md = app_module.show_run(state, False)[app_module.run_md]
+    run_md = app_module.show_run(state, False)[app_module.page.run_md]
     assert "beam search: the 3 likeliest" in run_md
     _, greedy_state = double(app_module, TEXT, 2, 1)
-    assert "greedy" in app_module.show_run(greedy_state, False)[app_module.run_md]
+    assert "greedy" in app_module.show_run(greedy_state, False)[app_module.page.run_md]
 
 
 @pytest.mark.parametrize(
@@ -162,16 +170,18 @@ def _kept_words(tree_table) -> list[str]:
 def test_every_lesson_at_every_beam_width_with_a_chunked_sentence(app_module, beam_width):
     dicts, state = double(app_module, f"I love CUDA\n{LONG}", 2, beam_width)
     out = app_module.show_run(state, False)
-    assert "as sent" in out[app_module.cost_md] and "sorted into length buckets" in out[app_module.cost_md]
-    assert isinstance(out[app_module.cost_plot], Figure)
-    assert out[app_module.tree_plot] is None and out[app_module.unpacked_df] is None  # only on request
+    assert "as sent" in out[app_module.page.cost_md] and "sorted into length buckets" in out[app_module.page.cost_md]
+    assert isinstance(out[app_module.page.cost_plot], Figure)
+    assert out[app_module.page.tree_plot] is None and out[app_module.page.unpacked_df] is None  # only on request
 
     tree = app_module.show_tree(state, 1)  # the chunked sentence
-    assert list(tree[app_module.tree_df].columns) == ["chunk", "step"] + [f"beam {b}" for b in range(1, beam_width + 1)]
-    assert _kept_words(tree[app_module.tree_df]) == [s["token"] for s in dicts[1]["steps"]]
-    assert isinstance(tree[app_module.tree_plot], Figure)
+    assert list(tree[app_module.page.tree_df].columns) == ["chunk", "step"] + [
+        f"beam {b}" for b in range(1, beam_width + 1)
+    ]
+    assert _kept_words(tree[app_module.page.tree_df]) == [s["token"] for s in dicts[1]["steps"]]
+    assert isinstance(tree[app_module.page.tree_plot], Figure)
 
-    unpacked = app_module.show_unpacked(state)[app_module.unpacked_df]
+    unpacked = app_module.show_unpacked(state)[app_module.page.unpacked_df]
     assert unpacked["sentence"].tolist() == ["1", "2 · chunk 1", "2 · chunk 2", "2 · chunk 3"]
     assert unpacked["<pad> read"].tolist() == [17, 0, 0, 0] and unpacked["state moved"][1] == "0.0%"
 
@@ -186,9 +196,9 @@ def test_the_lessons_for_one_and_for_128_sentences(app_module):
     ]:
         dicts, state = double(app_module, text, 1, 8)  # the widest beam: the biggest extra passes
         out = app_module.show_run(state, False)
-        assert out[app_module.cost_md] and out[app_module.reliability_md]
-        assert len(app_module.show_unpacked(state)[app_module.unpacked_df]) == sum(d["chunks"] for d in dicts)
-        assert _kept_words(app_module.show_tree(state, len(dicts) - 1)[app_module.tree_df]) == [
+        assert out[app_module.page.cost_md] and out[app_module.page.reliability_md]
+        assert len(app_module.show_unpacked(state)[app_module.page.unpacked_df]) == sum(d["chunks"] for d in dicts)
+        assert _kept_words(app_module.show_tree(state, len(dicts) - 1)[app_module.page.tree_df]) == [
             s["token"] for s in dicts[-1]["steps"]
         ]
 
@@ -203,16 +213,16 @@ def test_the_reliability_chart_with_and_without_an_evaluation(app_module, monkey
     _, state = double(app_module, "I love CUDA\n" + " ".join(["no"] * 17), 1)
     monkeypatch.setattr(app_module, "EVALUATION", load_evaluation(tmp_path))
     out = app_module.show_run(state, False)
-    assert out[app_module.reliability_plot].visible is True and "Weakest" in out[app_module.reliability_md]
+    assert out[app_module.page.reliability_plot].visible is True and "Weakest" in out[app_module.page.reliability_md]
     monkeypatch.setattr(app_module, "EVALUATION", None)
     out = app_module.show_run(state, False)
-    assert out[app_module.reliability_plot].visible is False
-    assert "came without an evaluation" in out[app_module.reliability_md]
+    assert out[app_module.page.reliability_plot].visible is False
+    assert "came without an evaluation" in out[app_module.page.reliability_md]
 
 
 def test_the_extra_views_ask_for_a_run_first(app_module):
-    assert "Double" in app_module.show_tree(None, 0)[app_module.tree_md]
-    assert "Double" in app_module.show_unpacked(None)[app_module.unpacked_md]
+    assert "Double" in app_module.show_tree(None, 0)[app_module.page.tree_md]
+    assert "Double" in app_module.show_unpacked(None)[app_module.page.unpacked_md]
 
 
 def test_the_default_view_decodes_nothing_and_each_extra_view_decodes_once(app_module, monkeypatch):

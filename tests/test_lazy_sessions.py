@@ -41,7 +41,7 @@ def test_a_lazy_session_holds_the_same_configs_and_state(app_module, lazy):
 
 def test_configs_are_built_on_first_use_and_updates_land(app_module, lazy):
     session = SessionState(app_module.demo)
-    key = app_module.api_json._id
+    key = app_module.page.api_json._id
     assert dict.__len__(session.config_values) == 0  # nothing built yet
     session._update_value_in_config(key, [{"input": "I love CUDA"}])  # what an event does with its outputs
     assert session.config_values[key]["props"]["value"] == [{"input": "I love CUDA"}]

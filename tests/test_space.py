@@ -53,6 +53,7 @@ SERVING = {
     "lessons/reliability",
     "lessons/unpacked",
     "page/__init__",
+    "page/layout",
     "page/page_style",
     "page/page_text",
     "page/render",

@@ -136,22 +136,30 @@ def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, a
     return loss.item(), token_acc
 
 
-def evaluate_and_keep_best(
-    model,
-    tokenizer,
-    optimizer,
-    state: dict,
-    curriculum: Curriculum,
-    eval_sources,
-    args,
-    runtime: Runtime,
-    running_loss: float,
-    token_acc: float,
-    run_dir: Path,
-    precision: str,
-) -> None:
+@dataclass
+class Run:
+    """What a training run works with: the model and its optimizer, the run's state, its data and held-out sets."""
+
+    args: object
+    runtime: Runtime
+    run_dir: Path
+    model: Seq2Seq
+    tokenizer: WordTokenizer
+    optimizer: torch.optim.Optimizer
+    state: dict
+    loss_module: TrainingLoss | None = None
+    trainer: object = None  # the loss module, inside DistributedDataParallel when several processes train
+    rng: random.Random | None = None
+    sampler: FamilyMix | None = None
+    curriculum: Curriculum | None = None
+    eval_sources: dict | None = None
+
+
+def evaluate_and_keep_best(run: Run, running_loss: float, token_acc: float) -> None:
     """Held-out exact match on every family, a log row, the best model exported, the curriculum raised,
     a checkpoint: all on the main process."""
+    model, state, curriculum, args, run_dir = run.model, run.state, run.curriculum, run.args, run.run_dir
+    eval_sources, runtime = run.eval_sources, run.runtime
     by_family = measure_families(model, eval_sources, runtime.device)
     by_length = pooled(by_family)
     native = native_length(by_length)
@@ -171,7 +179,7 @@ def evaluate_and_keep_best(
         "exact_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
         "lr": learning_rate(state["step"] - 1, args),
         "processes": runtime.world,
-        "precision": precision,
+        "precision": "bf16" if run.loss_module.bf16 else "fp32",
     }
     with (run_dir / "log.jsonl").open("a") as f:
         f.write(json.dumps(row) + "\n")
@@ -180,32 +188,13 @@ def evaluate_and_keep_best(
     if state["best"] is None or score > state["best"]["score"]:
         state["best"] = {"score": score, "step": state["step"], "by_length": by_length}
         chunk_length = best_chunk_length(by_length, args.max_len, args.eval_per_length * len(by_family))
-        export(model, tokenizer, chunk_length, Path(args.out), state, runtime.device, by_length)
+        export(model, run.tokenizer, chunk_length, Path(args.out), state, runtime.device, by_length)
     if exact_level >= args.level_threshold:
         curriculum.raise_level()
     state["level"] = curriculum.level
     state["config"] = asdict(model.config)
-    save_checkpoint(run_dir, model, optimizer, state)
+    save_checkpoint(run_dir, model, run.optimizer, state)
     plot_curve(run_dir / "log.jsonl", run_dir / "learning_curve.png")
-
-
-@dataclass
-class Run:
-    """What a training run works with: the model and its optimizer, the run's state, its data and held-out sets."""
-
-    args: object
-    runtime: Runtime
-    run_dir: Path
-    model: Seq2Seq
-    tokenizer: WordTokenizer
-    optimizer: torch.optim.Optimizer
-    state: dict
-    loss_module: TrainingLoss | None = None
-    trainer: object = None  # the loss module, inside DistributedDataParallel when several processes train
-    rng: random.Random | None = None
-    sampler: FamilyMix | None = None
-    curriculum: Curriculum | None = None
-    eval_sources: dict | None = None
 
 
 def prepare(args, runtime: Runtime) -> Run:
@@ -244,21 +233,7 @@ def evaluate_and_share(run: Run, running_loss: float, token_acc: float, seconds:
     level = torch.tensor([run.curriculum.level])
     if run.runtime.is_main:
         run.state["seconds"] = seconds
-        precision = "bf16" if run.loss_module.bf16 else "fp32"
-        evaluate_and_keep_best(
-            run.model,
-            run.tokenizer,
-            run.optimizer,
-            run.state,
-            run.curriculum,
-            run.eval_sources,
-            run.args,
-            run.runtime,
-            running_loss,
-            token_acc,
-            run.run_dir,
-            precision,
-        )
+        evaluate_and_keep_best(run, running_loss, token_acc)
         level = torch.tensor([run.curriculum.level])
     if run.runtime.distributed:
         dist.broadcast(level, src=0)  # every rank follows rank 0's curriculum
