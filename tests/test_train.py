@@ -1,16 +1,20 @@
 """`python -m s2s.train`: a short run exports loadable weights, resumes, and runs under torchrun."""
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from s2s import WordDoubler
 from s2s.model import Seq2SeqConfig
+from s2s.training.train import main as train_main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,14 +50,25 @@ def failure_report(stderr: str) -> str:
     return "\n".join(errors[:40]) + "\n...\n" + stderr[-2000:]
 
 
-def train(*args, env=None, launcher=(sys.executable, "-m", "s2s.train")):
-    done = subprocess.run([*launcher, *TINY, *args], capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0, failure_report(done.stderr)
-    return done
+def train(*args, launcher=None):
+    """The command, with TINY's flags first: its own main() in this process (as `python -m s2s.train` calls it,
+    without paying the imports again), or a new process with `launcher` (the plain command, torchrun)."""
+    if launcher:
+        done = subprocess.run([*launcher, *TINY, *args], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, failure_report(done.stderr)
+        return done
+    threads, said = torch.get_num_threads(), io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said), contextlib.redirect_stdout(io.StringIO()):
+            train_main([*TINY, *args])
+    finally:
+        torch.set_num_threads(threads)  # --threads 1 must not slow the rest of the suite
+    return SimpleNamespace(returncode=0, stderr=said.getvalue())
 
 
 def test_a_short_run_writes_weights_that_load_and_decode(tmp_path):
-    train("--steps", "30", "--eval-every", "10", "--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run"))
+    run = ["--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run")]
+    train("--steps", "30", "--eval-every", "10", *run, launcher=(sys.executable, "-m", "s2s.train"))
     names = {p.name for p in (tmp_path / "w").iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "README.md"} <= names
     assert "python -m s2s.train" in (tmp_path / "w" / "README.md").read_text()
@@ -77,13 +92,8 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     assert state["step"] == 30 and len(state["commands"]) == 2 and state["seconds"] >= first["seconds"]
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [10, 20, 30]  # no step trained twice
-    other_model = subprocess.run(
-        [sys.executable, "-m", "s2s.train", *TINY, "--hidden-size", "48", "--steps", "40", "--resume", *common],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert other_model.returncode != 0 and "the checkpoint holds" in other_model.stderr
+    with pytest.raises(SystemExit, match="the checkpoint holds"):  # its message is what the command prints
+        train("--hidden-size", "48", "--steps", "40", "--resume", *common)
 
 
 def test_export_only_writes_the_checkpoint_with_its_best_chunk_length(tmp_path):
@@ -107,13 +117,8 @@ def test_export_only_writes_the_checkpoint_with_its_best_chunk_length(tmp_path):
     assert "--export-only" in (tmp_path / "exported" / "README.md").read_text()
     assert (tmp_path / "run" / "checkpoint.json").read_text() == before  # nothing trained, nothing saved
     assert WordDoubler.from_pretrained(str(tmp_path / "exported"), device="cpu").double(["I love CUDA"])[0].steps
-    no_checkpoint = subprocess.run(
-        [sys.executable, "-m", "s2s.train", *TINY, "--resume", "--export-only", "--run-dir", str(tmp_path / "empty")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert no_checkpoint.returncode != 0 and "no checkpoint" in no_checkpoint.stderr
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        train("--resume", "--export-only", "--run-dir", str(tmp_path / "empty"))
 
 
 def test_torchrun_two_cpu_processes(tmp_path):
