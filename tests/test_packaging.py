@@ -42,10 +42,20 @@ def test_the_installed_package_doubles_from_outside_the_repository(venv, tmp_pat
 
 
 def test_the_console_scripts_run(venv, tmp_path):
-    done = subprocess.run(
-        [str(venv / "bin" / "s2s"), "I love CUDA"], capture_output=True, text=True, cwd=tmp_path, timeout=300
-    )
-    assert done.returncode == 0 and done.stdout.strip() == "I I love love CUDA CUDA", done.stderr[-2000:]
-    for command in ("s2s-train", "s2s-evaluate", "s2s-bench", "s2s-publish", "s2s-space", "s2s-loadtest"):
-        helped = subprocess.run([str(venv / "bin" / command), "--help"], capture_output=True, text=True, timeout=300)
-        assert helped.returncode == 0 and "usage:" in helped.stdout, (command, helped.stderr[-1000:])
+    commands = ("s2s-train", "s2s-evaluate", "s2s-bench", "s2s-publish", "s2s-space", "s2s-loadtest")
+    # All at once: each spends its time importing torch, not waiting on the others.
+    started = {
+        command: subprocess.Popen(
+            [str(venv / "bin" / command), *arguments],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
+        for command, arguments in [("s2s", ["I love CUDA"])] + [(command, ["--help"]) for command in commands]
+    }
+    said = {command: (process.communicate(timeout=300), process.returncode) for command, process in started.items()}
+    (out, err), code = said.pop("s2s")
+    assert code == 0 and out.strip() == "I I love love CUDA CUDA", err[-2000:]
+    for command, ((out, err), code) in said.items():
+        assert code == 0 and "usage:" in out, (command, err[-1000:])
