@@ -41,7 +41,6 @@ batcher = MicroBatcher(wd.double_batch)
 # Where the model is reliable: `python -m s2s.evaluate --write-card` saves it beside the weights (None without it).
 EVALUATION = load_evaluation(wd.loaded_from.path if wd.loaded_from else None)
 
-BLOG_SENTENCES = layout.BLOG_SENTENCES
 LIMITS = f"{MAX_SENTENCES} sentences, {MAX_CHARS:,} characters per request"
 
 
@@ -90,11 +89,11 @@ def answer(text: str, top_k, beam_width) -> tuple[bytes, dict]:
 double.__doc__ = double.__doc__.format(**vars(limits))
 
 
-# --- the page's handlers: s2s.page.views computes and draws each view by name, SHOWN maps the names to components ---
+# --- the page's handlers: s2s.page.views computes and draws each view by name, page.shown maps names to components
 
 
 def on_page(values: dict) -> dict:
-    return {SHOWN[name]: value for name, value in values.items()}
+    return {page.shown[name]: value for name, value in values.items()}
 
 
 def show_run(state: dict, compare_on: bool) -> dict:
@@ -150,7 +149,6 @@ def show_unpacked(state: dict | None) -> dict:
 with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     state = gr.State()
     page = layout.build(wd, EVALUATION, MODEL_WARNING, LIMITS)
-    SHOWN = page.shown
     # /double for programs and MCP clients: typed by its hints, no components, no state (gr.api neither preprocesses
     # nor postprocesses: the library checks top_k and beam_width, so clients get its message). The page's run is
     # its own private event, in the same concurrency group; s2s/serve/guard.py checks both before they queue.
@@ -167,7 +165,7 @@ with gr.Blocks(title="Word Doubler", analytics_enabled=False) as demo:
     ).success(
         show_run,
         inputs=[state, page.compare_on],
-        outputs=[*SHOWN.values(), page.api_json, page.sentence],
+        outputs=[*page.shown.values(), page.api_json, page.sentence],
         api_visibility="private",
         concurrency_limit=4,
     )

@@ -227,8 +227,8 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
             index = (torch.arange(n, device=device)[:, None] * width + parent).view(-1)  # each new beam's parent
             hidden = torch.where(parent_finished.view(1, -1, 1), hidden[:, index], new_hidden[:, index])
             # 4. What each new beam's parent believed at this step: the tables the page shows.
-            tables = (word_log_probs, top_ids[..., :k], top_log_probs[..., :k])
-            history.append(self._record(rows, parent, flat, token, parent_finished, *tables, score, keep_history))
+            tables = (word_log_probs, top_ids[..., :k], top_log_probs[..., :k], score if keep_history else None)
+            history.append(self._record(rows, parent, flat, token, parent_finished, *tables))
             # 5. Per-row step limits; a row whose best beam has finished leaves the working batch.
             num_steps = num_steps.gather(1, parent) + (~parent_finished).long()
             finished = parent_finished | (token == self.config.eos_id) | (num_steps >= step_limit)
@@ -256,14 +256,14 @@ class Seq2Seq(nn.Module, PyTorchModelHubMixin):
         best, flat = candidates.view(score.size(0), -1).sort(dim=-1, descending=True, stable=True)
         return best[:, : score.size(1)], flat[:, : score.size(1)]
 
-    def _record(self, rows, parent, flat, token, parent_finished, word_log_probs, top_ids, top_log_probs, score, keep):
+    def _record(self, rows, parent, flat, token, parent_finished, word_log_probs, top_ids, top_log_probs, score):
         """4. The step's BeamStep: each new beam's word and probability, and its parent's top-k tables (nothing for
         a beam whose parent had finished: it believed nothing at this step)."""
         from_parent, gone = parent[..., None].expand(-1, -1, top_ids.size(-1)), parent_finished[..., None]
         prob = word_log_probs.reshape(rows.numel(), -1).gather(1, flat).exp().masked_fill(parent_finished, 0.0)
         beliefs = top_ids.gather(1, from_parent).masked_fill(gone, self.config.pad_id)
         belief_probs = top_log_probs.gather(1, from_parent).exp().masked_fill(gone, 0.0)
-        return BeamStep(rows, parent, token, prob, beliefs, belief_probs, score if keep else None)
+        return BeamStep(rows, parent, token, prob, beliefs, belief_probs, score)
 
     def _checked_prefix(self, prefix: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """A forced prefix (B, P), or ValueError saying what is wrong with it."""

@@ -7,6 +7,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from s2s.page.layout import BLOG_SENTENCES
+
 pytestmark = pytest.mark.slow  # launches the app server and a browser
 
 HOSTILE = ['<img src=x onerror="window.__xss=1;alert(1)">', "<script>window.__xss=2;alert(2)</script>"]
@@ -199,7 +201,7 @@ def test_screenshot_for_the_readme(browser, server_url, app_module, evaluation, 
     context = browser.new_context(viewport={"width": 1400, "height": 3000}, device_scale_factor=1)
     page = context.new_page()
     page.goto(server_url)
-    run_lessons(page, "\n".join(app_module.BLOG_SENTENCES))
+    run_lessons(page, "\n".join(BLOG_SENTENCES))
     page.evaluate("window.scrollTo(0, 0)")
     page.wait_for_timeout(500)
     raw = tmp_path / "raw.png"
