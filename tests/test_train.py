@@ -152,6 +152,42 @@ def test_learning_rate_warms_up_holds_then_decays_to_a_tenth():
     assert learning_rate(80, default) == 1.0 and learning_rate(90, default) < 1.0
 
 
+def test_the_schedule_follows_the_steps_or_the_minutes_whichever_is_further():
+    from s2s.training.recipe import parse_args, schedule_position
+
+    by_steps = parse_args(["--steps", "100"])
+    assert schedule_position(30, 500.0, by_steps) == 30  # no --max-minutes: the steps alone
+    timed = parse_args(["--steps", "100", "--max-minutes", "10"])
+    assert schedule_position(30, 1.0, timed) == 30  # the steps are further along
+    assert schedule_position(30, 5.0, timed) == 50  # half the minutes spent: half-way through the schedule
+
+
+def test_a_run_ended_by_the_clock_ends_its_decay_and_its_fp32_steps(tmp_path):
+    run = ["--out", str(tmp_path / "w"), "--run-dir", str(tmp_path / "run")]
+    minutes = 2 / 60  # two seconds for a schedule of a million steps: the clock ends it
+    train(
+        "--steps",
+        "1000000",
+        "--max-minutes",
+        str(minutes),
+        "--fp32-last",
+        "200000",
+        "--eval-every",
+        "1000000",
+        "--lr",
+        "0.01",
+        "--min-lr-share",
+        "0.1",
+        "--precision",
+        "bf16",
+        *run,
+    )
+    last = json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])
+    assert 0 < last["step"] < 1_000_000 and last["seconds"] >= 2
+    assert last["lr"] == pytest.approx(0.001, rel=0.2)  # the decay ran (nearly) to its floor
+    assert last["precision"] == "fp32"
+
+
 def test_a_recipe_file_sets_the_flags_and_the_command_line_wins(tmp_path):
     from s2s.training.recipe import parse_args
 

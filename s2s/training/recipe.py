@@ -93,7 +93,11 @@ def _schedule_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--min-lr-share", type=float, default=0.1, help="the cosine decay ends at this share of --lr")
     p.add_argument(
-        "--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this long; 0 = no limit"
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="the run's length in minutes of training, over all its resumes; the schedule follows whichever of "
+        "the steps and the minutes is further along, so a run the clock ends still ends its decay; 0 = no limit",
     )
     p.add_argument(
         "--clip", type=float, default=5.0, help="gradient-norm clip: GRU gradients can explode on long sentences"
@@ -190,7 +194,16 @@ def read_recipe(path: str, known: set[str]) -> dict:
     return recipe
 
 
-def learning_rate(step: int, args) -> float:
+def schedule_position(step: int, minutes: float, args) -> float:
+    """Where a run is on its schedule, counted in steps: the step, or with --max-minutes the share of the minutes
+    spent times --steps, whichever is further. The rate's decay, the fp32 steps and the end follow it, so a run
+    on a slower machine than its recipe expected finishes its decay on time instead of being cut mid-way."""
+    if not args.max_minutes:
+        return float(step)
+    return max(float(step), args.steps * minutes / args.max_minutes)
+
+
+def learning_rate(step: float, args) -> float:
     """Warm-up, constant, then cosine decay to --min-lr-share from `--decay-start` (default: the last fifth) to
     the end."""
     if step < args.warmup:

@@ -31,7 +31,7 @@ from .export import export, export_checkpoint, measure_families, pooled
 from .measure import best_chunk_length, native_length
 from .mining import mined_batch, mined_rows
 from .mix import FamilyMix, family_sources
-from .recipe import learning_rate, parse_args
+from .recipe import learning_rate, parse_args, schedule_position
 from .train_step import TrainingLoss, bf16_is_fast
 
 # --- the phases of a run ---
@@ -177,7 +177,7 @@ def evaluate_and_keep_best(run: Run, running_loss: float, token_acc: float) -> N
         "exact_all": exact_all,
         "native_length": native,
         "exact_by_family": {name: sum(b.values()) / len(b) for name, b in by_family.items()},
-        "lr": learning_rate(state["step"] - 1, args),
+        "lr": run.optimizer.param_groups[0]["lr"],
         "processes": runtime.world,
         "precision": "bf16" if run.loss_module.bf16 else "fp32",
     }
@@ -241,15 +241,20 @@ def evaluate_and_share(run: Run, running_loss: float, token_acc: float, seconds:
 
 
 def train(run: Run) -> None:
-    """The loop: set the rate, one step, log; every --eval-every steps (and at the end, or out of time) evaluate."""
+    """The loop: set the rate, one step, log; every --eval-every steps (and at the end) evaluate. The schedule
+    follows `schedule_position`: the steps, or the minutes of --max-minutes where they are further along."""
     args, state = run.args, run.state
     started, seconds_before = time.time(), state["seconds"]
+
+    def position() -> float:
+        return schedule_position(state["step"], (seconds_before + time.time() - started) / 60, args)
+
     bar = tqdm(total=args.steps, initial=state["step"], disable=not run.runtime.is_main, dynamic_ncols=True)
-    running_loss = None
-    while state["step"] < args.steps:
+    running_loss, at = None, position()
+    while at < args.steps:
         for group in run.optimizer.param_groups:
-            group["lr"] = learning_rate(state["step"], args)
-        if args.fp32_last and state["step"] >= args.steps - args.fp32_last:
+            group["lr"] = learning_rate(at, args)
+        if args.fp32_last and at >= args.steps - args.fp32_last:
             run.loss_module.bf16 = False  # polish in the precision the model decodes in
         lengths = run.curriculum.lengths(run.rng, mined_rows(args))
         loss, token_acc = train_step(
@@ -259,11 +264,13 @@ def train(run: Run) -> None:
         running_loss = loss if running_loss is None else 0.98 * running_loss + 0.02 * loss
         bar.update(1)
         bar.set_postfix(loss=f"{running_loss:.4f}", tok_acc=f"{token_acc:.4f}", level=run.curriculum.level)
-        out_of_time = args.max_minutes and (time.time() - started) > 60 * args.max_minutes
-        if state["step"] % args.eval_every == 0 or state["step"] == args.steps or out_of_time:
+        at = position()
+        if run.runtime.distributed and args.max_minutes:  # every rank ends at the same step: rank 0's clock decides
+            shared = torch.tensor([at], dtype=torch.float64, device=run.runtime.device)
+            dist.broadcast(shared, src=0)
+            at = float(shared.item())
+        if state["step"] % args.eval_every == 0 or at >= args.steps:
             evaluate_and_share(run, running_loss, token_acc, seconds_before + time.time() - started)
-            if out_of_time:
-                break
     bar.close()
 
 

@@ -5,8 +5,8 @@ Three changes from the lesson's `Seq2Seq.forward` + `masked_nll`, none to the mo
 - a one-layer encoder reads the padded batch to its end and each row's state is taken at its own last word
   (the GRU is causal: that state has seen no <pad>, as with packing). nn.GRU's backward over a packed
   sequence zero-fills the whole (B x T, 3H) input-gate gradient once per step: 45% of a step on this CPU;
-- bf16 autocast where the hardware multiplies bf16 fast (AMX on this CPU, any recent GPU): the GRUs'
-  matmuls in bf16, the weights, the optimizer and the loss's softmax in fp32.
+- bf16 autocast where the hardware multiplies bf16 fast (AMX on this CPU, any recent GPU): the GRUs' and the
+  output layer's matmuls in bf16, the weights, the optimizer and the loss's softmax in fp32.
 """
 
 from __future__ import annotations
@@ -15,7 +15,11 @@ import torch
 import torch.nn as nn
 
 from ..model import Seq2Seq, reverse_padded
-from .fused_loss import fused_masked_nll_and_accuracy
+from .fused_loss import CHUNK_ROWS, fused_masked_nll_and_accuracy
+
+# With bf16 the output layer's matmuls run in bf16 too (the softmax stays fp32), in chunks of 256 rows: about 12%
+# a step faster than fp32 matmuls in chunks of 128 (AVX-512 BF16 CPU, batch 256 x 26 words).
+BF16_CHUNK_ROWS = 256
 
 
 def bf16_is_fast(device: torch.device) -> bool:
@@ -50,7 +54,15 @@ def training_loss(
     with torch.autocast(src.device.type, dtype=torch.bfloat16, enabled=bf16):
         hidden = encode_to_last_word(model, src, lengths)  # (L, B, H)
         features, _ = model.decoder(model.embedding(tgt_in), hidden)  # (B, S, E)
-    return fused_masked_nll_and_accuracy(features, model.embedding.weight, model.out_bias, tgt_out, model.config.pad_id)
+    return fused_masked_nll_and_accuracy(
+        features,
+        model.embedding.weight,
+        model.out_bias,
+        tgt_out,
+        model.config.pad_id,
+        chunk_rows=BF16_CHUNK_ROWS if bf16 else CHUNK_ROWS,
+        matmul_dtype=torch.bfloat16 if bf16 else None,
+    )
 
 
 class TrainingLoss(nn.Module):
