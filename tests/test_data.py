@@ -67,6 +67,18 @@ def test_score_counts_exact_matches_and_tokens_by_bucket():
     assert report["buckets"]["6-10"]["exact_match"] == 1.0
 
 
+def test_shortfalls_name_every_bucket_where_a_model_is_worse_than_the_baseline():
+    from s2s.training.evaluate import shortfalls
+
+    right, wrong = ("a b", "a a b b"), ("a b", "a b")
+    long_right = (" ".join(["w"] * 30), " ".join(["w"] * 60))
+    baseline = {"random": score([right]), "families": {"runs": score([right, long_right]), "run": score([right])}}
+    same = {"random": score([right]), "families": {"runs": score([right, long_right]), "run": score([right])}}
+    assert shortfalls(same, baseline) == []
+    worse = {"random": score([right]), "families": {"runs": score([wrong, long_right])}}
+    assert shortfalls(worse, baseline) == ["runs 1-5 words: 0.00%, was 100.00%", "run: not measured"]
+
+
 def test_native_length_is_the_longest_reliably_doubled_prefix():
     by_length = {n: 1.0 for n in range(1, 11)}
     assert native_length(by_length) == 10

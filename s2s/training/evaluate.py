@@ -98,6 +98,29 @@ def evaluate(
     return report
 
 
+def shortfalls(report: dict, baseline: dict) -> list[str]:
+    """Where `report` is worse than `baseline` (two evaluations' reports): every family's every length bucket, the
+    random mix and the real text, by exact match. Empty: at least as good everywhere the baseline measured."""
+    pairs = [
+        ("random", report.get("random"), baseline.get("random")),
+        ("real text", report.get("real"), baseline.get("real")),
+    ]
+    pairs += [(name, report.get("families", {}).get(name), old) for name, old in baseline.get("families", {}).items()]
+    worse = []
+    for name, new, old in pairs:
+        if old is None:
+            continue
+        if new is None:
+            worse.append(f"{name}: not measured")
+            continue
+        for bucket, was in old["buckets"].items():
+            now = new["buckets"].get(bucket, {}).get("exact_match")
+            if now is None or now < was["exact_match"]:
+                shown = "not measured" if now is None else f"{100 * now:.2f}%"
+                worse.append(f"{name} {bucket} words: {shown}, was {100 * was['exact_match']:.2f}%")
+    return worse
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="weights", help="local directory or Hub repo id")
@@ -125,6 +148,12 @@ def main(argv=None) -> None:
         action="store_true",
         help="put the results into the model card and evaluation.json beside it (local --model only)",
     )
+    p.add_argument(
+        "--against",
+        default=None,
+        help="an evaluation.json to compare with (e.g. weights/evaluation.json, the same seed): list every family "
+        "and length bucket where this model is worse, and exit with status 1 if there is any",
+    )
     args = p.parse_args(argv)
     families = [name for name in args.families.split(",") if name]
     unknown = [name for name in families if name not in FAMILIES]
@@ -140,6 +169,16 @@ def main(argv=None) -> None:
     print(json.dumps(report, indent=1, ensure_ascii=False))
     if args.write_card:
         write_evaluation(Path(args.model), report)
+    if args.against:
+        worse = shortfalls(report, json.loads(Path(args.against).read_text(encoding="utf-8")))
+        print(
+            f"against {args.against}: " + ("at least as good in every bucket" if not worse else "worse in"),
+            file=sys.stderr,
+        )
+        for line in worse:
+            print(f"  {line}", file=sys.stderr)
+        if worse:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":
