@@ -1,6 +1,10 @@
 """`python -m s2s.bench` at tiny sizes: every case runs, the ways that must agree do, and the report is complete."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from helpers import save_tiny_doubler
 
@@ -54,3 +58,19 @@ def test_the_matmul_reference_has_as_many_rows_as_the_decoders_batch():
     long_ones = [DoubleResult(input="x", output="x x", chunks=2) for _ in range(64)]  # 26 words: two rows each
     assert decoder_rows(long_ones, 1) == 128 and decoder_rows(long_ones, 2) == 256
     assert decoder_rows(long_ones * 8, 1) == DEFAULT_BATCH_SIZE  # the library cuts batches at this many rows
+
+
+def test_the_gpu_script_runs_end_to_end_at_tiny_sizes_on_a_cpu(tmp_path):
+    """scripts/device_bench.sh is what a session lent a GPU runs once: bench, the recipe, its evaluation. QUICK=1
+    runs the same steps at tiny sizes, so a broken flag shows here rather than on the borrowed machine."""
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "QUICK": "1", "OUT": str(tmp_path), "PYTHONPATH": str(root)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # this interpreter's python first
+    done = subprocess.run(
+        ["bash", "scripts/device_bench.sh"], cwd=root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    said = (tmp_path / "bench.txt").read_text()
+    assert "training step" in said and "training wall time" in said and "real text" in said
+    assert json.loads((tmp_path / "evaluation.json").read_text())["families"]["doubled"]["buckets"]
+    assert (tmp_path / "train" / "export" / "model.safetensors").exists()
