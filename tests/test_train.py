@@ -129,6 +129,8 @@ def test_torchrun_two_cpu_processes(tmp_path):
         "6",
         "--eval-every",
         "3",
+        "--max-minutes",  # an hour: the steps end the run, and every rank follows rank 0's clock on the way
+        "60",
         "--out",
         str(tmp_path / "w"),
         "--run-dir",
