@@ -246,8 +246,16 @@ def train(run: Run) -> None:
     args, state = run.args, run.state
     started, seconds_before = time.time(), state["seconds"]
 
+    def seconds() -> float:
+        return seconds_before + time.time() - started
+
     def position() -> float:
-        return schedule_position(state["step"], (seconds_before + time.time() - started) / 60, args)
+        at = schedule_position(state["step"], seconds() / 60, args)
+        if run.runtime.distributed and args.max_minutes:  # rank 0's clock: every rank sets one rate, ends at one step
+            shared = torch.tensor([at], dtype=torch.float64, device=run.runtime.device)
+            dist.broadcast(shared, src=0)
+            at = float(shared.item())
+        return at
 
     bar = tqdm(total=args.steps, initial=state["step"], disable=not run.runtime.is_main, dynamic_ncols=True)
     running_loss, at = None, position()
@@ -265,12 +273,8 @@ def train(run: Run) -> None:
         bar.update(1)
         bar.set_postfix(loss=f"{running_loss:.4f}", tok_acc=f"{token_acc:.4f}", level=run.curriculum.level)
         at = position()
-        if run.runtime.distributed and args.max_minutes:  # every rank ends at the same step: rank 0's clock decides
-            shared = torch.tensor([at], dtype=torch.float64, device=run.runtime.device)
-            dist.broadcast(shared, src=0)
-            at = float(shared.item())
         if state["step"] % args.eval_every == 0 or at >= args.steps:
-            evaluate_and_share(run, running_loss, token_acc, seconds_before + time.time() - started)
+            evaluate_and_share(run, running_loss, token_acc, seconds())
     bar.close()
 
 
