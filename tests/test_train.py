@@ -295,7 +295,7 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
         def batch(self, lengths):
             return collate(sources[: len(lengths)])
 
-    args = SimpleNamespace(batch_size=8, mine_factor=4, mine_share=0.5)
+    args = SimpleNamespace(batch_size=8, mine_factor=4, mine_share=0.5, mine_last=0, steps=100)
     assert mined_rows(args) == 4 + 4 * 4
     batch = mined_batch(model, Fixed(), [1] * mined_rows(args), "cpu", args)
     pool = collate(sources[4:20])
@@ -308,8 +308,32 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
     assert batch.src.size(1) == max(map(len, expected))  # trimmed to its own longest row
 
 
+def test_mining_only_in_the_last_steps_with_mine_last():
+    from types import SimpleNamespace
+
+    from s2s.training.mining import hard_row_count, mined_rows
+
+    args = SimpleNamespace(batch_size=8, mine_factor=4, mine_share=0.5, mine_last=30, steps=100)
+    assert [hard_row_count(args, at) for at in (0, 69.9, 70, 99.5)] == [0, 0, 4, 4]
+    assert mined_rows(args, at=10) == 8 and mined_rows(args, at=80) == 4 + 4 * 4
+    args.mine_factor = 1  # off: --mine-last alone mines nothing
+    assert hard_row_count(args, at=99) == 0
+
+
 def test_a_mined_run_trains(tmp_path):
-    train("--mine-factor", "3", "--steps", "3", "--eval-every", "3", "--run-dir", str(tmp_path / "run"))
+    # the first step plain, the last two mined: both of the loop's paths
+    train(
+        "--mine-factor",
+        "3",
+        "--mine-last",
+        "2",
+        "--steps",
+        "3",
+        "--eval-every",
+        "3",
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     assert (tmp_path / "run" / "export" / "model.safetensors").exists()
 
 

@@ -1,4 +1,5 @@
-"""Hard-example mining: batches whose half are the fresh sentences the model finds hardest (--mine-factor)."""
+"""Hard-example mining: batches whose half are the fresh sentences the model finds hardest (--mine-factor), over
+the whole run or its last --mine-last steps."""
 
 from __future__ import annotations
 
@@ -20,12 +21,12 @@ def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
     )
 
 
-def mined_batch(model, sampler, lengths: list[int], device, args) -> TrainingBatch:
+def mined_batch(model, sampler, lengths: list[int], device, args, at: float = 0.0) -> TrainingBatch:
     """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
     least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
-    learns almost nothing from a plain batch: nearly every row is already right."""
+    learns almost nothing from a plain batch: nearly every row is already right. `at`: the schedule's position."""
     batch = sampler.batch(lengths)
-    hard = hard_row_count(args)
+    hard = hard_row_count(args, at)
     if not hard:
         return batch
     plain = torch.arange(args.batch_size - hard)
@@ -42,11 +43,18 @@ def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor
         return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
 
 
-def hard_row_count(args) -> int:
-    """Rows of each batch that are mined (0 without mining)."""
-    return round(args.mine_share * args.batch_size) if args.mine_factor > 1 else 0
+def mining_at(at: float, args) -> bool:
+    """Whether the step at schedule position `at` is mined: with --mine-factor > 1, every step, or with
+    --mine-last only the last that many (a young model's hardest rows are nearly all of them: plain batches
+    teach it as well, for a fraction of the cost)."""
+    return args.mine_factor > 1 and at >= args.steps - (args.mine_last or args.steps)
 
 
-def mined_rows(args) -> int:
+def hard_row_count(args, at: float = 0.0) -> int:
+    """Rows of the batch at schedule position `at` that are mined (0 without mining)."""
+    return round(args.mine_share * args.batch_size) if mining_at(at, args) else 0
+
+
+def mined_rows(args, at: float = 0.0) -> int:
     """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
-    return args.batch_size + hard_row_count(args) * (args.mine_factor - 1)
+    return args.batch_size + hard_row_count(args, at) * (args.mine_factor - 1)

@@ -80,6 +80,12 @@ def _data_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mine-share", type=float, default=0.5, help="with --mine-factor > 1: share of each batch that is mined"
     )
+    p.add_argument(
+        "--mine-last",
+        type=int,
+        default=0,
+        help="with --mine-factor > 1: mine only the last this many steps of the schedule (0 = every step)",
+    )
 
 
 def _schedule_flags(p: argparse.ArgumentParser) -> None:

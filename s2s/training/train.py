@@ -121,11 +121,11 @@ def restore(args, run_dir: Path, model, optimizer, runtime: Runtime) -> dict:
     return state
 
 
-def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args) -> tuple[float, float]:
+def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, args, at: float) -> tuple[float, float]:
     """One teacher-forced step on a fresh (or mined) batch: masked loss, backward, clip, update.
     Returns (loss, token accuracy). `trainer` is a TrainingLoss (perhaps inside DistributedDataParallel):
-    the masked NLL without a (B, S, V) tensor, bf16 where chosen (train_step.py)."""
-    batch = mined_batch(model, sampler, lengths, device, args)
+    the masked NLL without a (B, S, V) tensor, bf16 where chosen (train_step.py). `at`: the schedule's position."""
+    batch = mined_batch(model, sampler, lengths, device, args, at)
     model.train()
     loss, token_acc = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device), batch.tgt_out.to(device))
     optimizer.zero_grad(set_to_none=True)
@@ -264,9 +264,9 @@ def train(run: Run) -> None:
             group["lr"] = learning_rate(at, args)
         if args.fp32_last and at >= args.steps - args.fp32_last:
             run.loss_module.bf16 = False  # polish in the precision the model decodes in
-        lengths = run.curriculum.lengths(run.rng, mined_rows(args))
+        lengths = run.curriculum.lengths(run.rng, mined_rows(args, at))
         loss, token_acc = train_step(
-            run.trainer, run.model, run.optimizer, run.sampler, lengths, run.runtime.device, args
+            run.trainer, run.model, run.optimizer, run.sampler, lengths, run.runtime.device, args, at
         )
         state["step"] += 1
         running_loss = loss if running_loss is None else 0.98 * running_loss + 0.02 * loss
