@@ -45,8 +45,8 @@ def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor
 
 def mining_at(at: float, args) -> bool:
     """Whether the step at schedule position `at` is mined: with --mine-factor > 1, every step, or with
-    --mine-last only the last that many (a young model's hardest rows are nearly all of them: plain batches
-    teach it as well, for a fraction of the cost)."""
+    --mine-last only the last that many, where nearly every plain row is already right and the candidates'
+    forward pass buys the most."""
     return args.mine_factor > 1 and at >= args.steps - (args.mine_last or args.steps)
 
 
