@@ -296,8 +296,8 @@ def test_mining_keeps_the_hardest_candidates_after_the_plain_rows():
             return collate(sources[: len(lengths)])
 
     args = SimpleNamespace(batch_size=8, mine_factor=4, mine_share=0.5, mine_last=0, steps=100)
-    assert mined_rows(args) == 4 + 4 * 4
-    batch = mined_batch(model, Fixed(), [1] * mined_rows(args), "cpu", args)
+    assert mined_rows(args, at=0) == 4 + 4 * 4
+    batch = mined_batch(model, Fixed(), [1] * mined_rows(args, at=0), "cpu", args, at=0)
     pool = collate(sources[4:20])
     with torch.no_grad():
         scores = worst_token_nll(model(pool.src, pool.lengths, pool.tgt_in), pool.tgt_out, PAD_ID)

@@ -8,6 +8,7 @@ import torch
 from ..data import TrainingBatch
 from ..loss import worst_token_nll
 from ..tokenizer import PAD_ID
+from .recipe import in_last_steps
 
 
 def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
@@ -21,7 +22,7 @@ def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
     )
 
 
-def mined_batch(model, sampler, lengths: list[int], device, args, at: float = 0.0) -> TrainingBatch:
+def mined_batch(model, sampler, lengths: list[int], device, args, at: float) -> TrainingBatch:
     """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
     least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
     learns almost nothing from a plain batch: nearly every row is already right. `at`: the schedule's position."""
@@ -47,14 +48,14 @@ def mining_at(at: float, args) -> bool:
     """Whether the step at schedule position `at` is mined: with --mine-factor > 1, every step, or with
     --mine-last only the last that many, where nearly every plain row is already right and the candidates'
     forward pass buys the most."""
-    return args.mine_factor > 1 and at >= args.steps - (args.mine_last or args.steps)
+    return args.mine_factor > 1 and (not args.mine_last or in_last_steps(at, args.mine_last, args))
 
 
-def hard_row_count(args, at: float = 0.0) -> int:
+def hard_row_count(args, at: float) -> int:
     """Rows of the batch at schedule position `at` that are mined (0 without mining)."""
     return round(args.mine_share * args.batch_size) if mining_at(at, args) else 0
 
 
-def mined_rows(args, at: float = 0.0) -> int:
+def mined_rows(args, at: float) -> int:
     """Sentences drawn per step: the batch, or with mining its plain rows plus the candidates for the hard ones."""
     return args.batch_size + hard_row_count(args, at) * (args.mine_factor - 1)

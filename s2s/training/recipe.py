@@ -209,6 +209,12 @@ def schedule_position(step: int, minutes: float, args) -> float:
     return max(float(step), args.steps * minutes / args.max_minutes)
 
 
+def in_last_steps(at: float, steps: int, args) -> bool:
+    """Whether schedule position `at` is within the last `steps` steps of the run (the fp32 tail, the mined
+    tail)."""
+    return at >= args.steps - steps
+
+
 def learning_rate(step: float, args) -> float:
     """Warm-up, constant, then cosine decay to --min-lr-share from `--decay-start` (default: the last fifth) to
     the end."""

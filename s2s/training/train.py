@@ -31,7 +31,7 @@ from .export import export, export_checkpoint, measure_families, pooled
 from .measure import best_chunk_length, native_length
 from .mining import mined_batch, mined_rows
 from .mix import FamilyMix, family_sources
-from .recipe import learning_rate, parse_args, schedule_position
+from .recipe import in_last_steps, learning_rate, parse_args, schedule_position
 from .train_step import TrainingLoss, bf16_is_fast
 
 # --- the phases of a run ---
@@ -262,7 +262,7 @@ def train(run: Run) -> None:
     while at < args.steps:
         for group in run.optimizer.param_groups:
             group["lr"] = learning_rate(at, args)
-        if args.fp32_last and at >= args.steps - args.fp32_last:
+        if args.fp32_last and in_last_steps(at, args.fp32_last, args):
             run.loss_module.bf16 = False  # polish in the precision the model decodes in
         lengths = run.curriculum.lengths(run.rng, mined_rows(args, at))
         loss, token_acc = train_step(
