@@ -7,9 +7,10 @@ import torch.nn.functional as F
 from helpers import tiny_model, tiny_tokenizer
 
 from s2s.data import collate
-from s2s.loss import masked_nll
-from s2s.training.fused_loss import fused_masked_nll, fused_masked_nll_and_accuracy
+from s2s.loss import masked_nll, worst_token_nll
+from s2s.training.fused_loss import fused_masked_nll, fused_masked_nll_and_accuracy, fused_worst_token_nll
 from s2s.training.train_step import encode_to_last_word, training_loss
+from s2s.training.train_step import worst_token_nll as fast_worst_token_nll
 
 PAD = 0
 
@@ -94,3 +95,23 @@ def test_the_encoder_read_to_each_rows_last_word_is_the_packed_one():
         assert torch.allclose(
             encode_to_last_word(model, batch.src, batch.lengths), model.encode(batch.src, batch.lengths), atol=1e-6
         )
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 5, 128])
+def test_the_fused_worst_token_nll_is_each_rows_largest_nll(chunk_rows):
+    features, weight, bias, target = padded_batch(7)
+    expected = worst_token_nll(F.log_softmax(features @ weight.t() + bias, dim=-1), target, PAD)
+    got = fused_worst_token_nll(features, weight, bias, target, PAD, chunk_rows)
+    assert torch.allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_mining_ranks_rows_by_the_models_worst_token_without_the_full_log_probs():
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=8).double().eval()
+    batch = collate([[4, 5, 6], [7], [8, 9, 10, 11, 12], [5, 5], [12, 4, 9, 9]])
+    with torch.no_grad():
+        expected = worst_token_nll(model(batch.src, batch.lengths, batch.tgt_in), batch.tgt_out, PAD)
+        got = fast_worst_token_nll(model, batch.src, batch.lengths, batch.tgt_in, batch.tgt_out)
+        assert torch.allclose(got, expected, rtol=1e-10)
+        in_bf16 = fast_worst_token_nll(model.float(), batch.src, batch.lengths, batch.tgt_in, batch.tgt_out, bf16=True)
+    assert torch.allclose(in_bf16.double(), expected, rtol=5e-2)

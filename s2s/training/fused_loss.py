@@ -102,3 +102,29 @@ def fused_masked_nll_and_accuracy(
     count = keep.sum().clamp(min=1)
     total, hits = _LinearCrossEntropy.apply(features[keep], weight, bias, target[keep], chunk_rows, matmul_dtype)
     return total / count, hits.item() / count.item()
+
+
+@torch.no_grad()
+def fused_worst_token_nll(
+    features: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    target: torch.Tensor,
+    pad_id: int,
+    chunk_rows: int = CHUNK_ROWS,
+    matmul_dtype=None,
+) -> torch.Tensor:
+    """`worst_token_nll(log_softmax(features @ weight.T + bias), target, pad_id)`: each row's largest NLL over its
+    non-pad targets, (B,), without the (B, S, V) tensor: hard-example mining ranks many candidates a step by it."""
+    keep = target != pad_id  # (B, S)
+    work = torch.promote_types(features.dtype, torch.float32)
+    table_t = weight.t().to(matmul_dtype or work)  # (E, V)
+    rows, picked_ids = features[keep].to(table_t.dtype), target[keep]  # (N, E), (N,)
+    nll = torch.empty(rows.size(0), dtype=work, device=features.device)
+    for start in range(0, rows.size(0), chunk_rows):
+        logits = torch.mm(rows[start : start + chunk_rows], table_t).to(work).add_(bias)  # (n, V)
+        picked = logits.gather(1, picked_ids[start : start + chunk_rows, None])[:, 0]
+        nll[start : start + chunk_rows] = logits.logsumexp(dim=1) - picked
+    worst = torch.zeros(target.shape, dtype=work, device=features.device)  # (B, S), 0 at <pad>
+    worst[keep] = nll
+    return worst.max(dim=1).values

@@ -6,9 +6,8 @@ from __future__ import annotations
 import torch
 
 from ..data import TrainingBatch
-from ..loss import worst_token_nll
-from ..tokenizer import PAD_ID
 from .recipe import in_last_steps
+from .train_step import worst_token_nll
 
 
 def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
@@ -22,26 +21,28 @@ def rows_of(batch: TrainingBatch, rows: torch.Tensor) -> TrainingBatch:
     )
 
 
-def mined_batch(model, sampler, lengths: list[int], device, args, at: float) -> TrainingBatch:
+def mined_batch(model, sampler, lengths: list[int], device, args, at: float, bf16: bool = False) -> TrainingBatch:
     """A batch whose --mine-share are the hardest of --mine-factor times as many fresh sentences (by their
     least likely target token) and the rest plain fresh sentences. A model right on 99.9% of sentences
-    learns almost nothing from a plain batch: nearly every row is already right. `at`: the schedule's position."""
+    learns almost nothing from a plain batch: nearly every row is already right. `at`: the schedule's position;
+    `bf16`: rank the candidates in the training step's precision."""
     batch = sampler.batch(lengths)
     hard = hard_row_count(args, at)
     if not hard:
         return batch
     plain = torch.arange(args.batch_size - hard)
     candidates = torch.arange(len(plain), len(lengths))
-    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard, device)]
+    hardest = candidates[hardest_rows(model, rows_of(batch, candidates), hard, device, bf16)]
     return rows_of(batch, torch.cat([plain, hardest]))
 
 
-def hardest_rows(model, batch: TrainingBatch, keep: int, device) -> torch.Tensor:
-    """Indices of the `keep` rows whose least likely target token (teacher-forced) is least likely."""
+def hardest_rows(model, batch: TrainingBatch, keep: int, device, bf16: bool = False) -> torch.Tensor:
+    """Indices of the `keep` rows whose least likely target token (teacher-forced) is least likely: ranked by the
+    training step's fused loss (train_step.py), with no (B, S, V) log-probabilities for the candidates."""
     model.eval()
     with torch.inference_mode():
-        log_probs = model(batch.src.to(device), batch.lengths, batch.tgt_in.to(device))
-        return worst_token_nll(log_probs, batch.tgt_out.to(device), PAD_ID).topk(keep).indices.cpu()
+        src, tgt_in, tgt_out = batch.src.to(device), batch.tgt_in.to(device), batch.tgt_out.to(device)
+        return worst_token_nll(model, src, batch.lengths, tgt_in, tgt_out, bf16).topk(keep).indices.cpu()
 
 
 def mining_at(at: float, args) -> bool:

@@ -125,7 +125,7 @@ def train_step(trainer, model, optimizer, sampler, lengths: list[int], device, a
     """One teacher-forced step on a fresh (or mined) batch: masked loss, backward, clip, update.
     Returns (loss, token accuracy). `trainer` is a TrainingLoss (perhaps inside DistributedDataParallel):
     the masked NLL without a (B, S, V) tensor, bf16 where chosen (train_step.py). `at`: the schedule's position."""
-    batch = mined_batch(model, sampler, lengths, device, args, at)
+    batch = mined_batch(model, sampler, lengths, device, args, at, getattr(trainer, "module", trainer).bf16)
     model.train()
     loss, token_acc = trainer(batch.src.to(device), batch.lengths, batch.tgt_in.to(device), batch.tgt_out.to(device))
     optimizer.zero_grad(set_to_none=True)

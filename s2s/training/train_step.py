@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from ..model import Seq2Seq, reverse_padded
-from .fused_loss import CHUNK_ROWS, fused_masked_nll_and_accuracy
+from .fused_loss import CHUNK_ROWS, fused_masked_nll_and_accuracy, fused_worst_token_nll
 
 # With bf16 the output layer's matmuls run in bf16 too (the softmax stays fp32), in chunks of 256 rows: about 6%
 # a step faster than fp32 matmuls in chunks of 128 (AVX-512 BF16 CPU, batch 256 x 26 words).
@@ -42,6 +42,16 @@ def encode_to_last_word(model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor
     return outputs[torch.arange(src.size(0), device=src.device), last][None]  # (1, B, H)
 
 
+def decoder_features(
+    model: Seq2Seq, src: torch.Tensor, lengths: torch.Tensor, tgt_in: torch.Tensor, bf16: bool = False
+) -> torch.Tensor:
+    """(B, S, E): the decoder's projection of the teacher-forced target, before the tied output layer."""
+    with torch.autocast(src.device.type, dtype=torch.bfloat16, enabled=bf16):
+        hidden = encode_to_last_word(model, src, lengths)  # (L, B, H)
+        features, _ = model.decoder(model.embedding(tgt_in), hidden)  # (B, S, E)
+    return features
+
+
 def training_loss(
     model: Seq2Seq,
     src: torch.Tensor,
@@ -51,11 +61,8 @@ def training_loss(
     bf16: bool = False,
 ) -> tuple[torch.Tensor, float]:
     """(masked NLL of the teacher-forced batch, token accuracy): `masked_nll(model(src, lengths, tgt_in), tgt_out)`."""
-    with torch.autocast(src.device.type, dtype=torch.bfloat16, enabled=bf16):
-        hidden = encode_to_last_word(model, src, lengths)  # (L, B, H)
-        features, _ = model.decoder(model.embedding(tgt_in), hidden)  # (B, S, E)
     return fused_masked_nll_and_accuracy(
-        features,
+        decoder_features(model, src, lengths, tgt_in, bf16),
         model.embedding.weight,
         model.out_bias,
         tgt_out,
@@ -75,3 +82,23 @@ class TrainingLoss(nn.Module):
 
     def forward(self, src, lengths, tgt_in, tgt_out) -> tuple[torch.Tensor, float]:
         return training_loss(self.model, src, lengths, tgt_in, tgt_out, self.bf16)
+
+
+def worst_token_nll(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    lengths: torch.Tensor,
+    tgt_in: torch.Tensor,
+    tgt_out: torch.Tensor,
+    bf16: bool = False,
+) -> torch.Tensor:
+    """(B,): `s2s.loss.worst_token_nll(model(src, lengths, tgt_in), tgt_out)`, no (B, S, V) tensor, no gradient."""
+    return fused_worst_token_nll(
+        decoder_features(model, src, lengths, tgt_in, bf16),
+        model.embedding.weight,
+        model.out_bias,
+        tgt_out,
+        model.config.pad_id,
+        chunk_rows=BF16_CHUNK_ROWS if bf16 else CHUNK_ROWS,
+        matmul_dtype=torch.bfloat16 if bf16 else None,
+    )
