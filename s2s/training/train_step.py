@@ -61,15 +61,7 @@ def training_loss(
     bf16: bool = False,
 ) -> tuple[torch.Tensor, float]:
     """(masked NLL of the teacher-forced batch, token accuracy): `masked_nll(model(src, lengths, tgt_in), tgt_out)`."""
-    return fused_masked_nll_and_accuracy(
-        decoder_features(model, src, lengths, tgt_in, bf16),
-        model.embedding.weight,
-        model.out_bias,
-        tgt_out,
-        model.config.pad_id,
-        chunk_rows=BF16_CHUNK_ROWS if bf16 else CHUNK_ROWS,
-        matmul_dtype=torch.bfloat16 if bf16 else None,
-    )
+    return _through_output_layer(fused_masked_nll_and_accuracy, model, src, lengths, tgt_in, tgt_out, bf16)
 
 
 class TrainingLoss(nn.Module):
@@ -93,7 +85,13 @@ def worst_token_nll(
     bf16: bool = False,
 ) -> torch.Tensor:
     """(B,): `s2s.loss.worst_token_nll(model(src, lengths, tgt_in), tgt_out)`, no (B, S, V) tensor, no gradient."""
-    return fused_worst_token_nll(
+    return _through_output_layer(fused_worst_token_nll, model, src, lengths, tgt_in, tgt_out, bf16)
+
+
+def _through_output_layer(fused, model: Seq2Seq, src, lengths, tgt_in, tgt_out, bf16: bool):
+    """`fused` (a function of fused_loss.py) of the decoder's features and the tied output layer, in the precision
+    of the step: with bf16 the output layer's matmuls too, in chunks of BF16_CHUNK_ROWS."""
+    return fused(
         decoder_features(model, src, lengths, tgt_in, bf16),
         model.embedding.weight,
         model.out_bias,
