@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # For a session lent a GPU: the bench (on CUDA when present; the device choice stays automatic), then the
 # shipped model's recipe from scratch with the same one command as on a CPU (bf16 autocast is chosen by
-# itself on CUDA), its schedule fitted to MINUTES (or its 12,000 steps, whichever ends first: the decay and
+# itself on CUDA), its schedule fitted to MINUTES (or its 13,000 steps, whichever ends first: the decay and
 # the fp32 steps are reached either way), and the evaluation of what it exported. JSON and logs under $OUT.
 # QUICK=1 runs it at tiny sizes, which is how it is tested on a CPU: `QUICK=1 OUT=/tmp/out bash scripts/device_bench.sh`.
 set -euo pipefail
