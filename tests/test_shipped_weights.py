@@ -21,7 +21,11 @@ def doubler():
 
 def test_weights_are_safetensors_and_json_only_and_small():
     names = {p.name for p in BUNDLED.iterdir()}
-    assert names == {"model.safetensors", "config.json", "tokenizer.json", "README.md", "evaluation.json"}
+    evaluations = {"evaluation.json", "evaluation-seed2027.json"}  # the baselines of `s2s.evaluate --against`
+    assert names == {"model.safetensors", "config.json", "tokenizer.json", "README.md"} | evaluations
+    for name in evaluations:  # each an evaluation of these weights, with every family
+        report = json.loads((BUNDLED / name).read_text())
+        assert "--model weights" in report["command"] and set(report["families"]) == set(FAMILIES)
     assert (BUNDLED / "model.safetensors").stat().st_size <= 10 * 2**20  # a Space takes it without LFS
     with safe_open(BUNDLED / "model.safetensors", "pt") as f:
         assert len(list(f.keys())) > 0
